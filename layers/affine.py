@@ -1,0 +1,61 @@
+"""Affine: the fully connected layer."""
+
+import numpy as np
+from numpy.random import Generator
+from numpy.typing import DTypeLike
+
+from layers.base import LAYERS, Layer, Param
+from layers.init import INITIALIZERS
+
+
+@LAYERS.register("affine")
+class Affine(Layer):
+    """out = x @ W + b.  x: (N, D) or (N, d1, ..., dk), W: (D, M), b: (M,), out: (N, M).
+
+    Backward: dW = xᵀ dout, db = Σ_N dout, dx = dout Wᵀ (reshaped like x).
+    `init` is "he", "xavier" / "glorot" or "normal" (std `init_scale`).
+    """
+
+    _x: np.ndarray | None = None  # input of the last forward
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        *,
+        rng: Generator,
+        init: str = "he",
+        init_scale: float = 0.01,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        for name, dim in (("in_dim", in_dim), ("out_dim", out_dim)):
+            if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+                raise ValueError(f"Affine needs {name} to be a positive integer, got {dim!r}")
+        W = INITIALIZERS.get(init)(rng, (in_dim, out_dim), init_scale).astype(dtype)
+        self.params = {"W": Param(W), "b": Param(np.zeros(out_dim, dtype), decay=False)}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        W, b = self.params["W"].value, self.params["b"].value
+        flat = x.reshape(len(x), -1)  # (N, d1, ..., dk) -> (N, D), as in CS231n
+        if flat.shape[1] != W.shape[0]:
+            raise ValueError(f"Affine expects {W.shape[0]} features per sample, got x {x.shape}")
+        self._x = x
+        out = self._buffer("out", (len(x), W.shape[1]), np.result_type(x, W))
+        np.matmul(flat, W, out=out)
+        out += b  # bias added into the GEMM output, no temporary
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        x, W, b = self._cached(self._x), self.params["W"], self.params["b"]
+        np.matmul(x.reshape(len(x), -1).T, dout, out=W.grad)  # in place: grads may be views
+        np.sum(dout, axis=0, out=b.grad)
+        if not self.needs_input_grad:
+            return None
+        dx = self._buffer("dx", (len(x), W.value.shape[0]), dout.dtype)
+        np.matmul(dout, W.value.T, out=dx)
+        return dx.reshape(x.shape)
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
+        return cls(3, 2, rng=rng, dtype=np.float64), rng.standard_normal((4, 3))

@@ -1,0 +1,154 @@
+"""Param, Layer and the LAYERS registry: the contract every gate follows."""
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import numpy as np
+from numpy.random import Generator
+from numpy.typing import DTypeLike
+
+from layers.registry import Registry
+
+
+@dataclass(eq=False)
+class Param:
+    """A trainable tensor: `value`, its gradient `grad` (same shape and dtype), `decay` for L2."""
+
+    value: np.ndarray
+    grad: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    decay: bool = True
+
+    def __post_init__(self) -> None:
+        if self.grad is None:
+            self.grad = np.zeros_like(self.value)
+
+
+class Layer:
+    """A gate. `forward(*inputs)` caches what `backward(dout)` needs; `backward` returns the
+    gradient of each input (a tuple when there are several) and writes each `Param.grad`.
+
+    Class-level attributes that start with `_` and default to `None` are the cache: `clear_cache`
+    resets them, which is how inference (`no_grad`, `predict`) keeps nothing.
+    """
+
+    key: ClassVar[str] = ""  # set by the registry
+    n_inputs: ClassVar[int] = 1
+    training: bool
+    needs_input_grad: bool = True  # a plan sets False when nothing upstream wants dx
+    reuse_buffers: bool = False  # a plan sets True: outputs live in buffers reused per shape
+
+    def __init__(self) -> None:
+        self.params: dict[str, Param] = {}
+        self.training = True
+        self._buffers: dict[tuple[str, tuple[int, ...], np.dtype], np.ndarray] = {}
+
+    def forward(self, *inputs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, dout: np.ndarray) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def train(self, mode: bool = True) -> Self:
+        self.training = mode
+        return self
+
+    def eval(self) -> Self:
+        return self.train(False)
+
+    def clear_cache(self) -> None:
+        for name in _cache_names(type(self)):
+            self.__dict__.pop(name, None)
+
+    def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
+        """Shape of the output for inputs of these shapes (batch axis included)."""
+        dummies = [np.ones(s) for s in input_shapes]
+        out = self.forward(*dummies)
+        self.clear_cache()
+        return np.shape(out)
+
+    def _cached(self, value: Any) -> Any:
+        if value is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called before forward: nothing is cached"
+            )
+        return value
+
+    def _buffer(self, name: str, shape: Sequence[int], dtype: DTypeLike) -> np.ndarray:
+        """Scratch array for `name`: fresh unless a plan set `reuse_buffers`, then reused per shape."""
+        if not self.reuse_buffers:
+            return np.empty(shape, dtype)
+        key = (name, tuple(shape), np.dtype(dtype))
+        buf = self._buffers.get(key)
+        if buf is None:
+            buf = self._buffers[key] = np.empty(shape, dtype)
+        return buf
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple["Layer", Any]:
+        """A tiny float64 instance and an input (a tuple for several inputs) off any kink."""
+        raise NotImplementedError(f"{cls.__name__} has no example")
+
+
+@functools.cache
+def _cache_names(cls: type) -> tuple[str, ...]:
+    names = []
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if name.startswith("_") and not name.startswith("__") and value is None:
+                names.append(name)
+    return tuple(names)
+
+
+LAYERS: Registry[Layer] = Registry("layer")
+
+
+def flatten_params(params: Iterable[Param]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Lay `params` out as views into one flat value buffer and one flat grad buffer.
+
+    Params with `decay=True` come first, so weight decay is one prefix slice of `n_decay`
+    elements. Already-flat params (laid out by an earlier call, in the same order) are left
+    alone, so a model and its optimizer share one buffer. Returns (values, grads, n_decay).
+    """
+    params = list(params)
+    if not params:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32), 0
+    dtypes = {p.value.dtype for p in params}
+    if len(dtypes) > 1:
+        raise TypeError(f"params must share one dtype to be trained together, got {sorted(map(str, dtypes))}")
+    ordered = [p for p in params if p.decay] + [p for p in params if not p.decay]
+    n_decay = sum(p.value.size for p in ordered if p.decay)
+    flat = _existing_flat(ordered)
+    if flat is not None:
+        return flat[0], flat[1], n_decay
+    total = sum(p.value.size for p in ordered)
+    values = np.empty(total, dtypes.pop())
+    grads = np.zeros_like(values)
+    offset = 0
+    for p in ordered:
+        n, shape = p.value.size, p.value.shape
+        values[offset : offset + n] = p.value.ravel()
+        grads[offset : offset + n] = p.grad.ravel()
+        p.value = values[offset : offset + n].reshape(shape)
+        p.grad = grads[offset : offset + n].reshape(shape)
+        offset += n
+    return values, grads, n_decay
+
+
+def _existing_flat(ordered: list[Param]) -> tuple[np.ndarray, np.ndarray] | None:
+    values, grads = ordered[0].value.base, ordered[0].grad.base
+    if values is None or grads is None or values.ndim != 1 or grads.ndim != 1:
+        return None
+    offset = 0
+    for p in ordered:
+        for array, base in ((p.value, values), (p.grad, grads)):
+            if array.base is not base or not array.flags.c_contiguous:
+                return None
+            start = (array.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+            if start != offset * base.itemsize:
+                return None
+        offset += p.value.size
+    if offset != values.size or offset != grads.size:
+        return None
+    return values, grads

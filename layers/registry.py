@@ -1,0 +1,54 @@
+"""Registry: maps the `type:` names of configs to classes."""
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps config `type:` names to classes; `register(name)` decorates, `names()` is sorted."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._classes: dict[str, type[T]] = {}
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        def decorate(cls: type[T]) -> type[T]:
+            if name in self._classes:
+                raise ValueError(f"{self.kind} {name!r} is registered twice")
+            self._classes[name] = cls
+            cls.key = name  # type: ignore[attr-defined]
+            return cls
+
+        return decorate
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes
+
+    def get(self, name: str) -> type[T]:
+        if name not in self._classes:
+            close = difflib.get_close_matches(str(name), self.names(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            valid = ", ".join(self.names())
+            raise ValueError(f"unknown {self.kind} {name!r}{hint}; valid: {valid}")
+        return self._classes[name]
+
+    def accepted(self, name: str) -> list[str]:
+        """Keyword options a config may give for `name` (context arguments like `rng` excluded)."""
+        params = inspect.signature(self.get(name)).parameters
+        return [p for p in params if p not in ("rng", "dtype")]
+
+    def build(self, spec: Mapping[str, Any], **context: Any) -> T:
+        options = dict(spec)
+        name = options.pop("type", "")
+        cls = self.get(name)
+        accepted = inspect.signature(cls).parameters
+        if unknown := sorted(set(options) - set(accepted)):
+            raise ValueError(f"{name!r} got unknown {unknown}; accepted: {', '.join(accepted)}")
+        return cls(**options, **{k: v for k, v in context.items() if k in accepted})

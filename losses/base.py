@@ -1,0 +1,41 @@
+"""Loss and the LOSSES registry: the gates that end a graph."""
+
+import numpy as np
+
+from layers.base import Layer
+from layers.registry import Registry
+
+
+class Loss(Layer):
+    """A gate that ends a graph: `forward(scores, y) -> float` (mean over the batch by
+    default), `backward(dout=1.0) -> dscores`. Labels `y` get no gradient."""
+
+    n_inputs = 2
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+
+LOSSES: Registry[Loss] = Registry("loss")
+
+
+def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
+    """Validate class labels: one integer id in [0, C) per row of `scores` (N, C)."""
+    y = np.asarray(y)
+    if scores.ndim != 2:
+        raise ValueError(f"{who} expects scores of shape (N, C), got {scores.shape}")
+    if y.shape != (len(scores),):
+        raise ValueError(f"{who} expects one label per row: y of shape ({len(scores)},), got {y.shape}")
+    if y.dtype.kind not in "iu":
+        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            bad = y.ravel()[0] if y.dtype.kind != "f" else y[~np.isfinite(y) | (y != np.round(y))][0]
+            raise ValueError(f"{who} expects integer class ids, got {bad!r} (dtype {y.dtype})")
+        y = y.astype(np.intp)
+    C = scores.shape[1]
+    if len(y) and (y.min() < 0 or y.max() >= C):
+        bad = y[(y < 0) | (y >= C)][0]
+        raise ValueError(f"{who} expects class ids in [0, {C}), got {int(bad)}")
+    return y

@@ -1,0 +1,354 @@
+"""ComputationalGraph: gates wired into a DAG, sorted once into a plan, run forward and backward."""
+
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from layers.base import Layer, Param, flatten_params
+
+
+@dataclass
+class _Node:
+    name: str
+    layer: Layer | None  # None for an input
+    inputs: tuple[str, ...] = ()
+    grad: bool = True  # inputs only: whether backward returns a gradient for it
+
+
+@dataclass
+class _Plan:
+    """The graph resolved once: slots are integers, steps hold bound methods."""
+
+    slot: dict[str, int]  # node name -> slot index
+    inputs: list[tuple[str, int]]  # (input name, slot)
+    input_names: frozenset[str]
+    forward_steps: list[tuple[Any, tuple[int, ...], int, Layer]]
+    backward_steps: list[tuple[Any, tuple[int, ...], int]]
+    grad_inputs: list[tuple[str, int]]  # inputs whose gradient backward returns
+    output: int
+    values: list[Any] = field(default_factory=list)
+    grads: list[Any] = field(default_factory=list)
+    sums: dict[tuple[int, tuple[int, ...], Any], np.ndarray] = field(default_factory=dict)
+
+
+class ComputationalGraph:
+    """A DAG of gates. `forward(**inputs)` runs the gates in topological order and returns the
+    output node's value; `backward(dout)` runs them in reverse, adds gradients that meet at a
+    fork, and returns {input name: gradient}.
+
+    The order is resolved once (an iterative Kahn sort) into a plan reused every step; nodes
+    that do not lead to the output are not run. With `reuse_buffers` (the default) each gate
+    writes its outputs into buffers it reuses per shape, so a returned value is valid until the
+    next `forward`: copy it to keep it. Scalar (0-d) values and gradients come back as floats.
+    """
+
+    def __init__(self, *, reuse_buffers: bool = True) -> None:
+        self._nodes: dict[str, _Node] = {}
+        self._output: str | None = None
+        self._plan: _Plan | None = None
+        self._flat: tuple[np.ndarray, np.ndarray, int] | None = None
+        self._flat_params: list[Param] = []
+        self._caching = True
+        self._backward_ready = False
+        self.reuse_buffers = reuse_buffers
+        self.training = True
+
+    # ---- building -------------------------------------------------------------------------
+
+    def input(self, name: str, *, grad: bool = True) -> str:
+        """Declare an input node; `grad=False` for data that needs no gradient (labels, x)."""
+        self._new_name(name)
+        self._nodes[name] = _Node(name, None, grad=grad)
+        self._plan = None
+        return name
+
+    def add(self, layer: Layer, *inputs: str, name: str | None = None) -> str:
+        """Add `layer` fed by `inputs` (node names, possibly declared later); returns its name."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"ComputationalGraph.add expects a Layer, got {type(layer).__name__}")
+        if name is None:
+            base = layer.key or type(layer).__name__.lower()
+            name = next(f"{base}{i}" for i in range(len(self._nodes) + 1)
+                        if f"{base}{i}" not in self._nodes)
+        self._new_name(name)
+        for other in self._nodes.values():
+            if other.layer is layer:
+                raise ValueError(
+                    f"node {name!r}: this {type(layer).__name__} object is already node "
+                    f"{other.name!r}; a gate keeps one cache, so use a separate instance"
+                )
+        self._nodes[name] = _Node(name, layer, tuple(str(i) for i in inputs))
+        self._output = name
+        self._plan = None
+        return name
+
+    def output(self, node: str) -> str:
+        """Make `node` the output (default: the last node added)."""
+        self._output = node
+        self._plan = None
+        return node
+
+    def _new_name(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a node name must be a non-empty string, got {name!r}")
+        if name in self._nodes:
+            raise ValueError(f"duplicate node name {name!r}")
+
+    # ---- inspection -----------------------------------------------------------------------
+
+    @property
+    def output_name(self) -> str | None:
+        return self._output
+
+    def nodes(self) -> dict[str, tuple[Layer | None, tuple[str, ...]]]:
+        """{name: (layer or None for an input, input names)} in insertion order."""
+        return {n.name: (n.layer, n.inputs) for n in self._nodes.values()}
+
+    def layers(self) -> dict[str, Layer]:
+        return {n.name: n.layer for n in self._nodes.values() if n.layer is not None}
+
+    def params(self) -> dict[str, Param]:
+        """{"affine0.W": Param, ...}: every gate's params, views into one flat buffer each."""
+        params = {
+            f"{name}.{key}": p for name, layer in self.layers().items()
+            for key, p in layer.params.items()
+        }
+        self.flat_params(list(params.values()))
+        return params
+
+    def flat_params(self, params: list[Param] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """(values, grads, n_decay): the flat buffers all params are views into."""
+        if params is None:
+            params = [p for layer in self.layers().values() for p in layer.params.values()]
+        if self._flat is None or params != self._flat_params:
+            self._flat = flatten_params(params)
+            self._flat_params = params
+        return self._flat
+
+    def value(self, name: str) -> Any:
+        """A node's value from the last forward."""
+        return _scalar(self._plan_values("value", name, lambda p: p.values))
+
+    def grad(self, name: str) -> Any:
+        """The gradient of the output with respect to a node's value, from the last backward."""
+        return _scalar(self._plan_values("grad", name, lambda p: p.grads))
+
+    def _plan_values(self, what: str, name: str, pick: Any) -> Any:
+        if name not in self._nodes:
+            raise ValueError(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}")
+        plan = self._plan
+        found = None if plan is None or name not in plan.slot else pick(plan)[plan.slot[name]]
+        if found is None:
+            raise RuntimeError(f"no {what} for {name!r}: run forward (and backward) first")
+        return found
+
+    # ---- modes ----------------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> "ComputationalGraph":
+        self.training = mode
+        for layer in self.layers().values():
+            layer.train(mode)
+        return self
+
+    def eval(self) -> "ComputationalGraph":
+        return self.train(False)
+
+    @contextmanager
+    def no_grad(self) -> Iterator[None]:
+        """Inside, forward keeps no caches (each gate's cache is dropped as soon as it ran)."""
+        caching, self._caching = self._caching, False
+        try:
+            yield
+        finally:
+            self._caching = caching
+
+    def predict(self, **inputs: Any) -> Any:
+        """Output in eval mode without caches, as a fresh copy; the modes are restored after."""
+        training = self.training
+        self.eval()
+        try:
+            with self.no_grad():
+                out = self.forward(**inputs)
+        finally:
+            self.train(training)
+        return out.copy() if isinstance(out, np.ndarray) else out
+
+    # ---- running --------------------------------------------------------------------------
+
+    def forward(self, **inputs: Any) -> Any:
+        plan = self._compiled()
+        if inputs.keys() != plan.input_names:
+            self._bad_inputs(plan, inputs)
+        values = plan.values
+        for name, slot in plan.inputs:  # only inputs that lead to the output
+            values[slot] = np.asarray(inputs[name])
+        for fwd, ins, out, _ in plan.forward_steps:
+            values[out] = fwd(values[ins[0]]) if len(ins) == 1 else fwd(*[values[i] for i in ins])
+        if not self._caching:
+            for *_, layer in plan.forward_steps:
+                layer.clear_cache()
+        self._backward_ready = self._caching
+        return _scalar(values[plan.output])
+
+    def backward(self, dout: Any = None) -> dict[str, Any]:
+        plan = self._plan
+        if plan is None or not self._backward_ready:
+            raise RuntimeError("ComputationalGraph.backward called before forward (with caches)")
+        grads = plan.grads
+        grads[:] = [None] * len(grads)
+        grads[plan.output] = self._seed(plan, dout)
+        for bwd, ins, out in plan.backward_steps:
+            result = bwd(grads[out])
+            if len(ins) == 1:
+                self._arrive(plan, ins[0], result)
+            else:
+                for slot, g in zip(ins, result if isinstance(result, tuple) else (result,)):
+                    self._arrive(plan, slot, g)
+        return {name: _scalar(grads[slot]) for name, slot in plan.grad_inputs}
+
+    def _seed(self, plan: _Plan, dout: Any) -> Any:
+        out = plan.values[plan.output]
+        if dout is None:
+            if np.ndim(out) != 0:
+                raise ValueError(
+                    f"output {self._output!r} has shape {np.shape(out)}: backward needs dout "
+                    "of that shape (it defaults to 1.0 only for a scalar output)"
+                )
+            return 1.0
+        if np.shape(dout) != np.shape(out):
+            raise ValueError(
+                f"backward: dout must have the output {self._output!r}'s shape "
+                f"{np.shape(out)}, got {np.shape(dout)}"
+            )
+        return dout
+
+    @staticmethod
+    def _arrive(plan: _Plan, slot: int, g: Any) -> None:
+        if g is None:
+            return
+        have = plan.grads[slot]
+        if have is None:
+            plan.grads[slot] = g
+            return
+        # a fork: add into a buffer the plan owns, never into a gate's own buffer
+        key = (slot, np.shape(g), np.result_type(have, g))
+        total = plan.sums.get(key)
+        if total is None:
+            total = plan.sums[key] = np.empty(key[1], key[2])
+        if have is total:
+            total += g
+        else:
+            np.add(have, g, out=total)
+        plan.grads[slot] = total
+
+    def _bad_inputs(self, plan: _Plan, inputs: dict[str, Any]) -> None:
+        missing = sorted(plan.input_names - inputs.keys())
+        extra = sorted(inputs.keys() - plan.input_names)
+        raise ValueError(
+            f"forward expects inputs {sorted(plan.input_names)}; "
+            f"missing {missing}, unexpected {extra}"
+        )
+
+    # ---- the plan -------------------------------------------------------------------------
+
+    def _compiled(self) -> _Plan:
+        if self._plan is None:
+            self._plan = self._compile()
+        return self._plan
+
+    def _compile(self) -> _Plan:
+        if self._output is None:
+            raise RuntimeError("the graph is empty: add a gate before running it")
+        if self._output not in self._nodes:
+            raise ValueError(f"output {self._output!r} is not a node; nodes: {', '.join(self._nodes)}")
+        order = self._sorted(self._ancestors(self._output))
+        slot = {name: i for i, name in enumerate(order)}
+        wants = self._wants_grad(order)
+        forward_steps, backward_steps = [], []
+        for name in order:
+            node = self._nodes[name]
+            if node.layer is None:
+                continue
+            ins = tuple(slot[i] for i in node.inputs)
+            node.layer.reuse_buffers = self.reuse_buffers
+            node.layer.needs_input_grad = any(wants[i] for i in node.inputs)
+            forward_steps.append((node.layer.forward, ins, slot[name], node.layer))
+            if wants[name]:
+                backward_steps.append((node.layer.backward, ins, slot[name]))
+        backward_steps.reverse()
+        self.flat_params()
+        inputs = [(n, slot[n]) for n in order if self._nodes[n].layer is None]
+        return _Plan(
+            slot=slot,
+            inputs=inputs,
+            input_names=frozenset(n.name for n in self._nodes.values() if n.layer is None),
+            forward_steps=forward_steps,
+            backward_steps=backward_steps,
+            grad_inputs=[(n, s) for n, s in inputs if self._nodes[n].grad],
+            output=slot[self._output],
+            values=[None] * len(order),
+            grads=[None] * len(order),
+        )
+
+    def _ancestors(self, output: str) -> set[str]:
+        seen, stack = {output}, [output]
+        while stack:
+            node = self._nodes[stack.pop()]
+            if node.layer is not None and len(node.inputs) != node.layer.n_inputs:
+                raise ValueError(
+                    f"node {node.name!r} ({type(node.layer).__name__}) takes "
+                    f"{node.layer.n_inputs} input(s), got {len(node.inputs)}: {list(node.inputs)}"
+                )
+            for name in node.inputs:
+                if name not in self._nodes:
+                    raise ValueError(
+                        f"node {node.name!r} takes input {name!r}, which is not a node; "
+                        f"nodes: {', '.join(self._nodes)}"
+                    )
+                if name not in seen:
+                    seen.add(name)
+                    stack.append(name)
+        return seen
+
+    def _sorted(self, names: set[str]) -> list[str]:
+        """Kahn's algorithm over `names`, ties broken by insertion order; raises on a cycle."""
+        ordered_names = [n for n in self._nodes if n in names]
+        indegree = {n: len(self._nodes[n].inputs) for n in ordered_names}
+        consumers: dict[str, list[str]] = {n: [] for n in ordered_names}
+        for n in ordered_names:
+            for i in self._nodes[n].inputs:
+                consumers[i].append(n)
+        ready = deque(n for n in ordered_names if indegree[n] == 0)
+        order = []
+        while ready:
+            n = ready.popleft()
+            order.append(n)
+            for c in consumers[n]:
+                indegree[c] -= 1
+                if indegree[c] == 0:
+                    ready.append(c)
+        if len(order) != len(ordered_names):
+            stuck = [n for n in ordered_names if indegree[n] > 0]
+            raise ValueError(f"the graph has a cycle through nodes {stuck}")
+        return order
+
+    def _wants_grad(self, order: list[str]) -> dict[str, bool]:
+        """A node needs backward if it has params or a gradient-wanting input upstream."""
+        wants: dict[str, bool] = {}
+        for name in order:
+            node = self._nodes[name]
+            if node.layer is None:
+                wants[name] = node.grad
+            else:
+                wants[name] = bool(node.layer.params) or any(wants[i] for i in node.inputs)
+        return wants
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return float(value)
+    return value

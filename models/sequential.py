@@ -1,0 +1,79 @@
+"""Sequential: a chain of gates on the ComputationalGraph engine."""
+
+from collections.abc import Iterable
+import numpy as np
+
+from layers.base import Layer, Param
+from models.graph import ComputationalGraph
+
+
+class Sequential:
+    """out = layers[-1](... layers[0](x)), run by a ComputationalGraph with one input `x`.
+
+    `backward(dout)` returns dx, or None when built with `input_grad=False` (training: the
+    data needs no gradient, which saves the first layer's dx GEMM).
+    """
+
+    def __init__(self, layers: Iterable[Layer], *, input_grad: bool = True) -> None:
+        self.graph = ComputationalGraph()
+        previous = self.graph.input("x", grad=input_grad)
+        for layer in layers:
+            previous = self.graph.add(layer, previous)
+        if previous == "x":
+            raise ValueError("Sequential needs at least one layer, got none")
+        self.input_grad = input_grad
+        self._input_shape: tuple[int, ...] | None = None
+
+    @property
+    def layers(self) -> dict[str, Layer]:
+        return self.graph.layers()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self._input_shape = np.shape(x)[1:]
+        return self.graph.forward(x=x)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        return self.graph.backward(dout).get("x")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Scores in eval mode, no caches kept, as a fresh array."""
+        return self.graph.predict(x=x)
+
+    def params(self) -> dict[str, Param]:
+        return self.graph.params()
+
+    def train(self, mode: bool = True) -> "Sequential":
+        self.graph.train(mode)
+        return self
+
+    def eval(self) -> "Sequential":
+        return self.train(False)
+
+    @property
+    def training(self) -> bool:
+        return self.graph.training
+
+    def summary(self, input_shape: tuple[int, ...] | None = None) -> str:
+        """A table of each layer's output shape and parameter count, like Keras's."""
+        shape = input_shape if input_shape is not None else self._input_shape
+        if shape is None:
+            raise RuntimeError("Sequential.summary needs input_shape (or a forward first)")
+        self.graph.predict(x=np.ones((1, *shape)))
+        rows = [("Layer (type)", "Output shape", "Param #")]
+        for name, layer in self.layers.items():
+            out_shape = "(None, " + ", ".join(map(str, np.shape(self.graph.value(name))[1:])) + ")"
+            count = sum(p.value.size for p in layer.params.values())
+            rows.append((f"{name} ({type(layer).__name__})", out_shape.replace(", )", ")"), f"{count:,}"))
+        total = sum(p.value.size for p in self.params().values())
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [_row(r, widths) for r in rows]
+        rule = "-" * len(lines[0])
+        return "\n".join([rule, lines[0], rule, *lines[1:], rule, f"Total params: {total:,}"])
+
+    def __repr__(self) -> str:
+        inner = ", ".join(type(layer).__name__ for layer in self.layers.values())
+        return f"Sequential([{inner}])"
+
+
+def _row(cells: tuple[str, str, str], widths: list[int]) -> str:
+    return f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}  {cells[2]:>{widths[2]}}"

@@ -1,0 +1,6 @@
+"""Optimizers of the SGD family, registered in OPTIMIZERS."""
+
+from optim import sgd  # noqa: F401  (registration runs on import)
+from optim.base import OPTIMIZERS, Optimizer
+
+__all__ = ["OPTIMIZERS", "Optimizer"]

@@ -1,0 +1,48 @@
+"""SGD with momentum and Nesterov momentum, as torch.optim.SGD."""
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from layers.base import Param
+from optim.base import OPTIMIZERS, Optimizer, _check_number
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """g = grad + weight_decay * w (decayed params);  v = momentum * v + g;
+    w -= lr * (g + momentum * v if nesterov else v).  With momentum 0: w -= lr * g.
+    The velocity v starts at zero, which equals torch's first step v = g.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Param],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        _check_number("SGD", "momentum", momentum, low=0.0, high=1.0)
+        if nesterov and momentum == 0:
+            raise ValueError("SGD needs momentum > 0 for nesterov, got momentum 0")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        if self.momentum:
+            self.state["velocity"] = np.zeros_like(self.values)
+
+    def _update(self, grads: np.ndarray) -> None:
+        step = self._scratch
+        if not self.momentum:
+            np.multiply(grads, self.lr, out=step)
+        else:
+            v = self.state["velocity"]
+            v *= self.momentum
+            v += grads
+            if self.nesterov:
+                np.multiply(v, self.momentum, out=step)
+                step += grads
+                step *= self.lr
+            else:
+                np.multiply(v, self.lr, out=step)
+        self.values -= step
