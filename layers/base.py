@@ -116,7 +116,9 @@ def flatten_params(params: Iterable[Param]) -> tuple[np.ndarray, np.ndarray, int
         return np.zeros(0, np.float32), np.zeros(0, np.float32), 0
     dtypes = {p.value.dtype for p in params}
     if len(dtypes) > 1:
-        raise TypeError(f"params must share one dtype to be trained together, got {sorted(map(str, dtypes))}")
+        raise TypeError(
+            f"params must share one dtype to be trained together, got {sorted(map(str, dtypes))}"
+        )
     ordered = [p for p in params if p.decay] + [p for p in params if not p.decay]
     n_decay = sum(p.value.size for p in ordered if p.decay)
     flat = _existing_flat(ordered)
@@ -145,7 +147,7 @@ def _existing_flat(ordered: list[Param]) -> tuple[np.ndarray, np.ndarray] | None
         for array, base in ((p.value, values), (p.grad, grads)):
             if array.base is not base or not array.flags.c_contiguous:
                 return None
-            start = (array.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+            start = array.__array_interface__["data"][0] - base.__array_interface__["data"][0]
             if start != offset * base.itemsize:
                 return None
         offset += p.value.size

@@ -28,10 +28,14 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
     if scores.ndim != 2:
         raise ValueError(f"{who} expects scores of shape (N, C), got {scores.shape}")
     if y.shape != (len(scores),):
-        raise ValueError(f"{who} expects one label per row: y of shape ({len(scores)},), got {y.shape}")
+        raise ValueError(
+            f"{who} expects one label per row: y of shape ({len(scores)},), got {y.shape}"
+        )
     if y.dtype.kind not in "iu":
         if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            bad = y.ravel()[0] if y.dtype.kind != "f" else y[~np.isfinite(y) | (y != np.round(y))][0]
+            bad = (
+                y.ravel()[0] if y.dtype.kind != "f" else y[~np.isfinite(y) | (y != np.round(y))][0]
+            )
             raise ValueError(f"{who} expects integer class ids, got {bad!r} (dtype {y.dtype})")
         y = y.astype(np.intp)
     C = scores.shape[1]

@@ -1,6 +1,6 @@
 """Models: the ComputationalGraph engine, Sequential chains, building, training, checkpoints."""
 
 from models.graph import ComputationalGraph
-from models.sequential import Sequential
+from models.sequential import Model, Sequential
 
-__all__ = ["ComputationalGraph", "Sequential"]
+__all__ = ["ComputationalGraph", "Model", "Sequential"]

@@ -72,8 +72,9 @@ class ComputationalGraph:
             raise TypeError(f"ComputationalGraph.add expects a Layer, got {type(layer).__name__}")
         if name is None:
             base = layer.key or type(layer).__name__.lower()
-            name = next(f"{base}{i}" for i in range(len(self._nodes) + 1)
-                        if f"{base}{i}" not in self._nodes)
+            name = next(
+                f"{base}{i}" for i in range(len(self._nodes) + 1) if f"{base}{i}" not in self._nodes
+            )
         self._new_name(name)
         for other in self._nodes.values():
             if other.layer is layer:
@@ -114,7 +115,8 @@ class ComputationalGraph:
     def params(self) -> dict[str, Param]:
         """{"affine0.W": Param, ...}: every gate's params, views into one flat buffer each."""
         params = {
-            f"{name}.{key}": p for name, layer in self.layers().items()
+            f"{name}.{key}": p
+            for name, layer in self.layers().items()
             for key, p in layer.params.items()
         }
         self.flat_params(list(params.values()))
@@ -264,7 +266,9 @@ class ComputationalGraph:
         if self._output is None:
             raise RuntimeError("the graph is empty: add a gate before running it")
         if self._output not in self._nodes:
-            raise ValueError(f"output {self._output!r} is not a node; nodes: {', '.join(self._nodes)}")
+            raise ValueError(
+                f"output {self._output!r} is not a node; nodes: {', '.join(self._nodes)}"
+            )
         order = self._sorted(self._ancestors(self._output))
         slot = {name: i for i, name in enumerate(order)}
         wants = self._wants_grad(order)

@@ -1,4 +1,4 @@
-"""Sequential: a chain of gates on the ComputationalGraph engine."""
+"""Model, a one-input graph with a Python-friendly face, and Sequential, a chain of gates."""
 
 from collections.abc import Iterable
 import numpy as np
@@ -7,21 +7,18 @@ from layers.base import Layer, Param
 from models.graph import ComputationalGraph
 
 
-class Sequential:
-    """out = layers[-1](... layers[0](x)), run by a ComputationalGraph with one input `x`.
+class Model:
+    """scores = graph(x) for a ComputationalGraph whose one data input is named `x`.
 
-    `backward(dout)` returns dx, or None when built with `input_grad=False` (training: the
-    data needs no gradient, which saves the first layer's dx GEMM).
+    `backward(dout)` returns dx, or None when the input was declared with `grad=False`
+    (training: the data needs no gradient, which saves the first layer's dx GEMM).
     """
 
-    def __init__(self, layers: Iterable[Layer], *, input_grad: bool = True) -> None:
-        self.graph = ComputationalGraph()
-        previous = self.graph.input("x", grad=input_grad)
-        for layer in layers:
-            previous = self.graph.add(layer, previous)
-        if previous == "x":
-            raise ValueError("Sequential needs at least one layer, got none")
-        self.input_grad = input_grad
+    def __init__(self, graph: ComputationalGraph) -> None:
+        inputs = [name for name, (layer, _) in graph.nodes().items() if layer is None]
+        if inputs != ["x"]:
+            raise ValueError(f"Model needs a graph with exactly one input named 'x', got {inputs}")
+        self.graph = graph
         self._input_shape: tuple[int, ...] | None = None
 
     @property
@@ -42,11 +39,11 @@ class Sequential:
     def params(self) -> dict[str, Param]:
         return self.graph.params()
 
-    def train(self, mode: bool = True) -> "Sequential":
+    def train(self, mode: bool = True) -> "Model":
         self.graph.train(mode)
         return self
 
-    def eval(self) -> "Sequential":
+    def eval(self) -> "Model":
         return self.train(False)
 
     @property
@@ -57,13 +54,17 @@ class Sequential:
         """A table of each layer's output shape and parameter count, like Keras's."""
         shape = input_shape if input_shape is not None else self._input_shape
         if shape is None:
-            raise RuntimeError("Sequential.summary needs input_shape (or a forward first)")
+            raise RuntimeError(
+                f"{type(self).__name__}.summary needs input_shape (or a forward first)"
+            )
         self.graph.predict(x=np.ones((1, *shape)))
         rows = [("Layer (type)", "Output shape", "Param #")]
         for name, layer in self.layers.items():
             out_shape = "(None, " + ", ".join(map(str, np.shape(self.graph.value(name))[1:])) + ")"
             count = sum(p.value.size for p in layer.params.values())
-            rows.append((f"{name} ({type(layer).__name__})", out_shape.replace(", )", ")"), f"{count:,}"))
+            rows.append(
+                (f"{name} ({type(layer).__name__})", out_shape.replace(", )", ")"), f"{count:,}")
+            )
         total = sum(p.value.size for p in self.params().values())
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = [_row(r, widths) for r in rows]
@@ -72,7 +73,20 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ", ".join(type(layer).__name__ for layer in self.layers.values())
-        return f"Sequential([{inner}])"
+        return f"{type(self).__name__}([{inner}])"
+
+
+class Sequential(Model):
+    """out = layers[-1](... layers[0](x)): a chain on the same engine, input named `x`."""
+
+    def __init__(self, layers: Iterable[Layer], *, input_grad: bool = True) -> None:
+        graph = ComputationalGraph()
+        previous = graph.input("x", grad=input_grad)
+        for layer in layers:
+            previous = graph.add(layer, previous)
+        if previous == "x":
+            raise ValueError("Sequential needs at least one layer, got none")
+        super().__init__(graph)
 
 
 def _row(cells: tuple[str, str, str], widths: list[int]) -> str:
