@@ -76,7 +76,7 @@ class Layer:
         return value
 
     def _buffer(self, name: str, shape: Sequence[int], dtype: DTypeLike) -> np.ndarray:
-        """Scratch array for `name`: fresh unless a plan set `reuse_buffers`, then reused per shape."""
+        """Scratch array `name`: fresh, or reused per shape once a plan set `reuse_buffers`."""
         if not self.reuse_buffers:
             return np.empty(shape, dtype)
         key = (name, tuple(shape), np.dtype(dtype))

@@ -1,4 +1,4 @@
-"""Weight initializers: He, Xavier/Glorot and a plain normal, each `(rng, shape, scale) -> array`."""
+"""Weight initializers: He, Xavier/Glorot and normal, each `(rng, shape, scale) -> array`."""
 
 import numpy as np
 from numpy.random import Generator

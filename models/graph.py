@@ -208,7 +208,9 @@ class ComputationalGraph:
             if len(ins) == 1:
                 self._arrive(plan, ins[0], result)
             else:
-                for slot, g in zip(ins, result if isinstance(result, tuple) else (result,)):
+                # a loss returns only dscores: its labels input gets no gradient
+                results = result if isinstance(result, tuple) else (result,)
+                for slot, g in zip(ins[: len(results)], results, strict=True):
                     self._arrive(plan, slot, g)
         return {name: _scalar(grads[slot]) for name, slot in plan.grad_inputs}
 

@@ -1,6 +1,7 @@
 """Model, a one-input graph with a Python-friendly face, and Sequential, a chain of gates."""
 
 from collections.abc import Iterable
+
 import numpy as np
 
 from layers.base import Layer, Param

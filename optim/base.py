@@ -66,7 +66,8 @@ class Optimizer:
             given = np.asarray(state[key])
             if given.shape != array.shape:
                 raise ValueError(
-                    f"{name}.load_state_dict: {key} must have shape {array.shape}, got {given.shape}"
+                    f"{name}.load_state_dict: {key} must have shape {array.shape}, "
+                    f"got {given.shape}"
                 )
             array[...] = given
         for key in self._scalars:
