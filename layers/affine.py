@@ -16,7 +16,8 @@ class Affine(Layer):
     `init` is "he", "xavier" / "glorot" or "normal" (std `init_scale`).
     """
 
-    _x: np.ndarray | None = None  # input of the last forward
+    _x: np.ndarray | None = None  # input of the last forward, as (N, D)
+    _x_shape: tuple[int, ...] | None = None  # its original shape, for dx
 
     def __init__(
         self,
@@ -37,24 +38,25 @@ class Affine(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         W, b = self.params["W"].value, self.params["b"].value
-        flat = x.reshape(len(x), -1)  # (N, d1, ..., dk) -> (N, D), as in CS231n
+        flat = x if x.ndim == 2 else x.reshape(len(x), -1)  # (N, d1..dk) -> (N, D), as CS231n
         if flat.shape[1] != W.shape[0]:
             raise ValueError(f"Affine expects {W.shape[0]} features per sample, got x {x.shape}")
-        self._x = x
-        out = self._buffer("out", (len(x), W.shape[1]), np.result_type(x, W))
+        self._x, self._x_shape = flat, x.shape
+        dtype = x.dtype if x.dtype == W.dtype else np.result_type(x, W)
+        out = self._buffer("out", (len(x), W.shape[1]), dtype)
         np.matmul(flat, W, out=out)
         out += b  # bias added into the GEMM output, no temporary
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         x, W, b = self._cached(self._x), self.params["W"], self.params["b"]
-        np.matmul(x.reshape(len(x), -1).T, dout, out=W.grad)  # in place: grads may be views
-        np.sum(dout, axis=0, out=b.grad)
+        np.matmul(x.T, dout, out=W.grad)  # in place: grads may be views into a flat buffer
+        np.add.reduce(dout, axis=0, out=b.grad)
         if not self.needs_input_grad:
             return None
-        dx = self._buffer("dx", (len(x), W.value.shape[0]), dout.dtype)
+        dx = self._buffer("dx", x.shape, dout.dtype)
         np.matmul(dout, W.value.T, out=dx)
-        return dx.reshape(x.shape)
+        return dx.reshape(self._x_shape)
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

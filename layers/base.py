@@ -75,11 +75,11 @@ class Layer:
             )
         return value
 
-    def _buffer(self, name: str, shape: Sequence[int], dtype: DTypeLike) -> np.ndarray:
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
         """Scratch array `name`: fresh, or reused per shape once a plan set `reuse_buffers`."""
         if not self.reuse_buffers:
             return np.empty(shape, dtype)
-        key = (name, tuple(shape), np.dtype(dtype))
+        key = (name, shape, dtype)
         buf = self._buffers.get(key)
         if buf is None:
             buf = self._buffers[key] = np.empty(shape, dtype)

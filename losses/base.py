@@ -8,9 +8,14 @@ from layers.registry import Registry
 
 class Loss(Layer):
     """A gate that ends a graph: `forward(scores, y) -> float` (mean over the batch by
-    default), `backward(dout=1.0) -> dscores`. Labels `y` get no gradient."""
+    default), `backward(dout=1.0) -> dscores`. Labels `y` get no gradient.
+
+    A loss reuses its buffers even outside a graph: its value is a float, and `dscores` is
+    consumed by the model's backward at once; it stays valid until the loss's next forward.
+    """
 
     n_inputs = 2
+    reuse_buffers = True
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
@@ -27,7 +32,7 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
     y = np.asarray(y)
     if scores.ndim != 2:
         raise ValueError(f"{who} expects scores of shape (N, C), got {scores.shape}")
-    if y.shape != (len(scores),):
+    if y.ndim != 1 or len(y) != len(scores):
         raise ValueError(
             f"{who} expects one label per row: y of shape ({len(scores)},), got {y.shape}"
         )
@@ -39,7 +44,8 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
             raise ValueError(f"{who} expects integer class ids, got {bad!r} (dtype {y.dtype})")
         y = y.astype(np.intp)
     C = scores.shape[1]
-    if len(y) and (y.min() < 0 or y.max() >= C):
+    # seen as unsigned, a negative id is huge: one reduction checks both bounds
+    if len(y) and y.view(f"u{y.itemsize}").max() >= C:
         bad = y[(y < 0) | (y >= C)][0]
         raise ValueError(f"{who} expects class ids in [0, {C}), got {int(bad)}")
     return y

@@ -21,22 +21,21 @@ class SoftmaxCrossEntropy(Loss):
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         y = check_labels(y, scores, "SoftmaxCrossEntropy")
         shifted = self._buffer("shifted", scores.shape, scores.dtype)
-        np.subtract(scores, scores.max(axis=1, keepdims=True), out=shifted)  # stability shift
+        top = np.maximum.reduce(scores, axis=1, keepdims=True)
+        np.subtract(scores, top, out=shifted)  # stability shift: exp never overflows
         probs = self._buffer("probs", scores.shape, scores.dtype)
         np.exp(shifted, out=probs)
-        sums = probs.sum(axis=1, keepdims=True)
-        rows = np.arange(len(y))
-        loss = float(np.mean(np.log(sums[:, 0]) - shifted[rows, y]))
+        sums = np.add.reduce(probs, axis=1, keepdims=True)
+        log_likelihood = np.add.reduce(shifted[np.arange(len(y)), y]) - np.log(sums).sum()
         probs /= sums
         self._probs, self._y = probs, y
-        return loss
+        return -float(log_likelihood) / len(y)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         probs, y = self._cached(self._probs), self._cached(self._y)
-        dscores = self._buffer("dscores", probs.shape, probs.dtype)
-        np.copyto(dscores, probs)
-        dscores[np.arange(len(y)), y] -= 1.0
-        dscores *= dout / len(y)
+        scale = dout / len(y)
+        dscores = np.multiply(probs, scale, out=self._buffer("dscores", probs.shape, probs.dtype))
+        dscores[np.arange(len(y)), y] -= scale
         return dscores
 
     @classmethod

@@ -216,6 +216,8 @@ class ComputationalGraph:
 
     def _seed(self, plan: _Plan, dout: Any) -> Any:
         out = plan.values[plan.output]
+        if isinstance(dout, np.ndarray) and isinstance(out, np.ndarray) and dout.shape == out.shape:
+            return dout
         if dout is None:
             if np.ndim(out) != 0:
                 raise ValueError(

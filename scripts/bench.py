@@ -1,0 +1,318 @@
+"""Benchmark gategraph's training step against a hand-written NumPy reference and the GEMM ceiling.
+
+Run with the machine's BLAS defaults lifted, in that command only:
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench.py [--json] [--quick]
+Frameworks alternate within each round; the table reports the median steps/s over rounds,
+each framework's ratio to the reference measured in the same run, and its fraction of the
+GEMM-only ceiling. PyTorch and JAX join when installed (`pip install -e ".[bench]"`).
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_reference import GemmCeiling, ReferenceMLP  # noqa: E402
+
+WORKLOADS = {  # name: (layer sizes, batch)
+    "tiny": ((2, 100, 3), 64),
+    "small": ((64, 128, 10), 64),
+    "medium": ((784, 512, 256, 10), 128),
+    "large": ((784, 2048, 2048, 10), 512),
+}
+LR, MOMENTUM, WEIGHT_DECAY, N_BATCHES = 1e-2, 0.9, 1e-4, 8
+
+
+def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Callable, list]:
+    """The objects a config builds: Sequential of Affine/ReLU, softmax CE, SGD."""
+    from layers import LAYERS
+    from losses import LOSSES
+    from models.sequential import Sequential
+    from optim import OPTIMIZERS
+
+    config, rng = _config(sizes), np.random.default_rng(seed)
+    layers, dim = [], sizes[0]
+    for spec in config["model"]["layers"]:
+        spec = {"in_dim": dim, **spec} if spec["type"] == "affine" else spec
+        layers.append(LAYERS.build(spec, rng=rng, dtype=np.float32))
+        dim = spec.get("out_dim", dim)
+    model = Sequential(layers, input_grad=False)
+    loss = LOSSES.build(config["model"]["loss"])
+    optimizer = OPTIMIZERS.build(config["optim"], params=list(model.params().values()))
+
+    def step(x: np.ndarray, y: np.ndarray) -> float:
+        value = loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        optimizer.step()
+        return value
+
+    weights = [(p.value.copy(), q.value.copy()) for p, q in _pairs(model.params())]
+    return step, weights
+
+
+def _config(sizes: tuple[int, ...]) -> dict:
+    layers: list[dict] = []
+    for out_dim in sizes[1:]:
+        layers += [{"type": "affine", "out_dim": out_dim}, {"type": "relu"}]
+    return {
+        "dtype": "float32",
+        "model": {"layers": layers[:-1], "loss": {"type": "softmax_cross_entropy"}},
+        "optim": {"type": "sgd", "lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY},
+    }
+
+
+def _pairs(params: dict) -> list:
+    values = list(params.values())
+    return list(zip(values[0::2], values[1::2], strict=True))
+
+
+def make_runners(sizes: tuple[int, ...], batch: int, seed: int) -> dict[str, Callable]:
+    step, weights = gategraph_step(sizes, batch, seed)
+    runners = {"gategraph": step}
+    reference = ReferenceMLP(weights, batch, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
+    runners["numpy-reference"] = reference.step
+    runners["gemm-ceiling"] = GemmCeiling(weights, batch).step
+    for name, factory in OPTIONAL.items():
+        runner = factory(weights, batch)
+        if runner is not None:
+            runners[name] = runner
+    return runners
+
+
+def torch_runner(weights: list, batch: int) -> Callable | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    params = []
+    for W, b in weights:
+        params += [
+            torch.tensor(W.T.copy(), requires_grad=True),
+            torch.tensor(b, requires_grad=True),
+        ]
+    decayed, plain = params[0::2], params[1::2]
+    opt = torch.optim.SGD(
+        [{"params": decayed, "weight_decay": WEIGHT_DECAY}, {"params": plain, "weight_decay": 0}],
+        lr=LR,
+        momentum=MOMENTUM,
+    )
+    n = len(weights)
+
+    def step(x: np.ndarray, y: np.ndarray) -> float:
+        a = torch.from_numpy(x)
+        for i in range(n):
+            a = torch.nn.functional.linear(a, params[2 * i], params[2 * i + 1])
+            if i < n - 1:
+                a = torch.relu(a)
+        loss = torch.nn.functional.cross_entropy(a, torch.from_numpy(y))
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    return step
+
+
+def jax_runner(weights: list, batch: int) -> Callable | None:
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in weights]
+    velocity = [(jnp.zeros_like(W), jnp.zeros_like(b)) for W, b in params]
+
+    def loss_fn(params: list, x: jnp.ndarray, y: jnp.ndarray) -> jnp.ndarray:
+        a = x
+        for i, (W, b) in enumerate(params):
+            a = a @ W + b
+            if i < len(params) - 1:
+                a = jnp.maximum(a, 0)
+        return -jnp.mean(jax.nn.log_softmax(a)[jnp.arange(len(y)), y])
+
+    @jax.jit
+    def update(params: list, velocity: list, x: jnp.ndarray, y: jnp.ndarray) -> tuple:
+        loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+        new_p, new_v = [], []
+        for (W, b), (vW, vb), (gW, gb) in zip(params, velocity, grads, strict=True):
+            vW = MOMENTUM * vW + gW + WEIGHT_DECAY * W
+            vb = MOMENTUM * vb + gb
+            new_p.append((W - LR * vW, b - LR * vb))
+            new_v.append((vW, vb))
+        return new_p, new_v, loss
+
+    state = {"p": params, "v": velocity}
+
+    def step(x: np.ndarray, y: np.ndarray) -> float:
+        state["p"], state["v"], loss = update(state["p"], state["v"], x, y)
+        return float(loss)  # waits for the step, as a loop that logs its loss does
+
+    return step
+
+
+OPTIONAL = {"pytorch": torch_runner, "jax": jax_runner}
+
+
+def time_blocks(runners: dict[str, Callable], batches: list, rounds: int, seconds: float) -> dict:
+    counts = {}
+    for name, step in runners.items():  # warm up and calibrate a block to about `seconds`
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds / 2 or n < 3:
+            step(*batches[n % len(batches)])
+            n += 1
+        counts[name] = max(3, int(n * seconds / (time.perf_counter() - start)))
+    rates: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, step in runners.items():
+            n = counts[name]
+            start = time.perf_counter()
+            for i in range(n):
+                step(*batches[i % len(batches)])
+            rates[name].append(n / (time.perf_counter() - start))
+    return rates
+
+
+def bench_workload(name: str, rounds: int, seconds: float, seed: int) -> dict:
+    sizes, batch = WORKLOADS[name]
+    rng = np.random.default_rng(seed)
+    batches = [
+        (
+            rng.standard_normal((batch, sizes[0])).astype(np.float32),
+            rng.integers(0, sizes[-1], batch),
+        )
+        for _ in range(N_BATCHES)
+    ]
+    rates = time_blocks(make_runners(sizes, batch, seed), batches, rounds, seconds)
+    ref = statistics.median(rates["numpy-reference"])
+    ceiling = statistics.median(rates["gemm-ceiling"])
+    return {
+        fw: {
+            "median": statistics.median(r),
+            "min": min(r),
+            "max": max(r),
+            "ratio_to_reference": statistics.median(r) / ref,
+            "fraction_of_ceiling": statistics.median(r) / ceiling,
+        }
+        for fw, r in rates.items()
+    }
+
+
+def child_memory(framework: str, seed: int) -> None:
+    """Run every workload a few steps under one framework; print peak RSS in MiB."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for name in WORKLOADS:
+        sizes, batch = WORKLOADS[name]
+        runners = make_runners(sizes, batch, seed)
+        if framework not in runners:
+            print(json.dumps(None))
+            return
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+        y = rng.integers(0, sizes[-1], batch)
+        runners = {framework: runners[framework]}
+        for _ in range(3):
+            runners[framework](x, y)
+        del runners
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"after_import": before / 1024, "peak": peak / 1024}))
+
+
+def memory(frameworks: list[str], seed: int) -> dict:
+    out = {}
+    for fw in frameworks:
+        cmd = [sys.executable, __file__, "--child-memory", fw, "--seed", str(seed)]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[fw] = json.loads(result.stdout.strip().splitlines()[-1])
+    return out
+
+
+def startup(repeats: int = 5) -> dict:
+    commands = {
+        "import": [sys.executable, "-c", "import layers, losses, optim, models, data"],
+        "train.py --help": [sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
+    }
+    out = {}
+    for label, cmd in commands.items():
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+        out[label] = statistics.median(times)
+    return out
+
+
+def markdown(results: dict, mem: dict, start: dict) -> str:
+    lines = [
+        "| workload | framework | steps/s median (min-max) | ratio to reference | "
+        "fraction of GEMM ceiling |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for workload, rows in results.items():
+        for fw, r in rows.items():
+            lines.append(
+                f"| {workload} | {fw} | {r['median']:,.1f} ({r['min']:,.1f}-{r['max']:,.1f}) | "
+                f"{r['ratio_to_reference']:.2f} | {r['fraction_of_ceiling']:.2f} |"
+            )
+    if mem:
+        lines += [
+            "",
+            "| framework | RSS after import (MiB) | peak RSS, tiny..large (MiB) |",
+            "| --- | ---: | ---: |",
+        ]
+        for fw, m in mem.items():
+            if m:
+                lines.append(f"| {fw} | {m['after_import']:.0f} | {m['peak']:.0f} |")
+    if start:
+        lines += ["", "| start-up | seconds (median of 5) |", "| --- | ---: |"]
+        lines += [f"| `{label}` | {t:.3f} |" for label, t in start.items()]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.3, help="length of one timed block")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 0.1 s blocks")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--child-memory", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_memory:
+        child_memory(args.child_memory, args.seed)
+        return 0
+    if args.quick:
+        args.rounds, args.seconds = 3, 0.1
+    names = [w for w in args.workloads.split(",") if w]
+    if unknown := [w for w in names if w not in WORKLOADS]:
+        print(
+            f"bench.py: unknown workloads {unknown}; valid: {', '.join(WORKLOADS)}", file=sys.stderr
+        )
+        return 2
+    results = {w: bench_workload(w, args.rounds, args.seconds, args.seed) for w in names}
+    frameworks = list(next(iter(results.values())))
+    mem = {} if args.no_memory else memory(frameworks, args.seed)
+    start = startup()
+    if args.json:
+        print(json.dumps({"workloads": results, "memory_mib": mem, "startup_s": start}, indent=2))
+    else:
+        print(markdown(results, mem, start))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
