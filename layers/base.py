@@ -1,7 +1,7 @@
 """Param, Layer and the LAYERS registry: the contract every gate follows."""
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
