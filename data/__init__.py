@@ -1,0 +1,30 @@
+"""Datasets: seeded toy generators, the digits, user files; splits, standardizing, minibatches."""
+
+from data.batches import batch_slices, epoch_order, minibatches, n_batches
+from data.digits import digits
+from data.files import DataError, load_file
+from data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
+from data.splits import Splits, Standardizer, split
+from data.toy import blobs, circles, moons, spiral, xor
+
+__all__ = [
+    "DATASETS",
+    "REQUIRED",
+    "DataError",
+    "Splits",
+    "Standardizer",
+    "batch_slices",
+    "blobs",
+    "circles",
+    "dataset_options",
+    "digits",
+    "epoch_order",
+    "load_dataset",
+    "load_file",
+    "minibatches",
+    "moons",
+    "n_batches",
+    "split",
+    "spiral",
+    "xor",
+]

@@ -1,0 +1,61 @@
+"""DATASETS: config names -> dataset functions, and `load_dataset` that checks the options."""
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from numpy.random import Generator
+
+from data.digits import digits
+from data.files import load_file
+from data.toy import blobs, circles, moons, spiral, xor
+
+DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+    "blobs": blobs,
+    "circles": circles,
+    "digits": digits,
+    "file": load_file,
+    "moons": moons,
+    "spiral": spiral,
+    "xor": xor,
+}
+
+REQUIRED = inspect.Parameter.empty  # the "default" of an option a config must give
+_CONTEXT = ("rng",)  # passed by load_dataset, never by a config
+
+
+def dataset_options(name: str) -> dict[str, Any]:
+    """Options a config may give for dataset `name`, in signature order, mapped to their
+    defaults (REQUIRED when there is none), e.g. spiral -> {n_per_class: 100, classes: 3,
+    noise: 0.2}, file -> {path: REQUIRED, label: None}."""
+    params = inspect.signature(_get(name)).parameters
+    return {key: p.default for key, p in params.items() if key not in _CONTEXT}
+
+
+def load_dataset(
+    name: str, options: Mapping[str, Any], *, rng: Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """X float64 (N, D), y int64 (N,) of dataset `name` called with `options` (and `rng` when
+    it takes one). Unknown names and options fail before anything is generated or read."""
+    if not isinstance(options, Mapping):
+        raise TypeError(f"dataset {name!r} needs a mapping of options, got {options!r}")
+    accepted = dataset_options(name)
+    if unknown := sorted(set(options) - set(accepted)):
+        raise ValueError(f"{name} got unknown {unknown}; accepted: {', '.join(accepted)}")
+    if missing := [
+        key for key, default in accepted.items() if default is REQUIRED and key not in options
+    ]:
+        raise ValueError(f"{name} needs option {missing[0]!r}; accepted: {', '.join(accepted)}")
+    fn = DATASETS[name]
+    context = {"rng": rng} if "rng" in inspect.signature(fn).parameters else {}
+    return fn(**options, **context)
+
+
+def _get(name: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    if name not in DATASETS:
+        close = difflib.get_close_matches(str(name), sorted(DATASETS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown dataset {name!r}{hint}; valid: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
