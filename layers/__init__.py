@@ -1,6 +1,24 @@
 """Gates: every operation of gategraph, registered in LAYERS under its config name."""
 
-from layers import affine, relu  # noqa: F401  (registration runs on import)
+from layers import (
+    affine,
+    avg_pool2d,
+    batch_norm,
+    conv1d,
+    conv2d,
+    dropout,
+    elementwise,
+    flatten,
+    global_avg_pool,
+    layer_norm,
+    leaky_relu,
+    max_pool1d,
+    max_pool2d,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
+)  # noqa: F401  (registration runs on import)
 from layers.base import LAYERS, Layer, Param
 
 __all__ = ["LAYERS", "Layer", "Param"]

@@ -31,7 +31,9 @@ class Affine(Layer):
     ) -> None:
         super().__init__()
         for name, dim in (("in_dim", in_dim), ("out_dim", out_dim)):
-            if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
+            if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+                raise TypeError(f"Affine needs {name} to be an integer, got {dim!r}")
+            if dim < 1:
                 raise ValueError(f"Affine needs {name} to be a positive integer, got {dim!r}")
         W = INITIALIZERS.get(init)(rng, (in_dim, out_dim), init_scale).astype(dtype)
         self.params = {"W": Param(W), "b": Param(np.zeros(out_dim, dtype), decay=False)}

@@ -7,6 +7,9 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
+# arguments a builder passes from the run, never from a config block
+CONTEXT = ("rng", "dtype", "params", "optimizer", "epochs")
+
 
 class Registry(Generic[T]):
     """Maps config `type:` names to classes; `register(name)` decorates, `names()` is sorted."""
@@ -40,15 +43,18 @@ class Registry(Generic[T]):
         return self._classes[name]
 
     def accepted(self, name: str) -> list[str]:
-        """Keyword options a config may give for `name` (context arguments like `rng` excluded)."""
-        params = inspect.signature(self.get(name)).parameters
-        return [p for p in params if p not in ("rng", "dtype")]
+        """Options a config block may give for `name` (context arguments like `rng` excluded)."""
+        params = inspect.signature(self.get(name)).parameters.values()
+        variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return [p.name for p in params if p.name not in CONTEXT and p.kind not in variadic]
 
     def build(self, spec: Mapping[str, Any], **context: Any) -> T:
         options = dict(spec)
         name = options.pop("type", "")
         cls = self.get(name)
-        accepted = inspect.signature(cls).parameters
-        if unknown := sorted(set(options) - set(accepted)):
-            raise ValueError(f"{name!r} got unknown {unknown}; accepted: {', '.join(accepted)}")
-        return cls(**options, **{k: v for k, v in context.items() if k in accepted})
+        settable = self.accepted(name)
+        if unknown := sorted(set(options) - set(settable)):
+            valid = ", ".join(settable) or "(none)"
+            raise ValueError(f"{name!r} got unknown {unknown}; accepted: {valid}")
+        takes = inspect.signature(cls).parameters
+        return cls(**options, **{k: v for k, v in context.items() if k in takes})

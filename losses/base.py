@@ -36,11 +36,12 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
         raise ValueError(
             f"{who} expects one label per row: y of shape ({len(scores)},), got {y.shape}"
         )
-    if y.dtype.kind not in "iu":
-        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            bad = (
-                y.ravel()[0] if y.dtype.kind != "f" else y[~np.isfinite(y) | (y != np.round(y))][0]
-            )
+    if y.dtype.kind not in "iuf":
+        raise TypeError(f"{who} expects integer class ids, got dtype {y.dtype}")
+    if y.dtype.kind == "f":
+        not_integral = ~np.isfinite(y) | (y != np.round(y))
+        if np.any(not_integral):
+            bad = y[not_integral][0].item()
             raise ValueError(f"{who} expects integer class ids, got {bad!r} (dtype {y.dtype})")
         y = y.astype(np.intp)
     C = scores.shape[1]

@@ -52,6 +52,8 @@ class ComputationalGraph:
         self._plan: _Plan | None = None
         self._flat: tuple[np.ndarray, np.ndarray, int] | None = None
         self._flat_params: list[Param] = []
+        self._node_of_layer: dict[int, str] = {}  # id(layer) -> node name
+        self._name_counts: dict[str, int] = {}  # next automatic index per base name
         self._caching = True
         self._backward_ready = False
         self.reuse_buffers = reuse_buffers
@@ -71,18 +73,15 @@ class ComputationalGraph:
         if not isinstance(layer, Layer):
             raise TypeError(f"ComputationalGraph.add expects a Layer, got {type(layer).__name__}")
         if name is None:
-            base = layer.key or type(layer).__name__.lower()
-            name = next(
-                f"{base}{i}" for i in range(len(self._nodes) + 1) if f"{base}{i}" not in self._nodes
-            )
+            name = self._fresh_name(layer.key or type(layer).__name__.lower())
         self._new_name(name)
-        for other in self._nodes.values():
-            if other.layer is layer:
-                raise ValueError(
-                    f"node {name!r}: this {type(layer).__name__} object is already node "
-                    f"{other.name!r}; a gate keeps one cache, so use a separate instance"
-                )
+        if (other := self._node_of_layer.get(id(layer))) is not None:
+            raise ValueError(
+                f"node {name!r}: this {type(layer).__name__} object is already node "
+                f"{other!r}; a gate keeps one cache, so use a separate instance"
+            )
         self._nodes[name] = _Node(name, layer, tuple(str(i) for i in inputs))
+        self._node_of_layer[id(layer)] = name
         self._output = name
         self._plan = None
         return name
@@ -92,6 +91,14 @@ class ComputationalGraph:
         self._output = node
         self._plan = None
         return node
+
+    def _fresh_name(self, base: str) -> str:
+        """The first unused `base0`, `base1`, ...: a counter per base keeps `add` O(1)."""
+        i = self._name_counts.get(base, 0)
+        while f"{base}{i}" in self._nodes:
+            i += 1
+        self._name_counts[base] = i + 1
+        return f"{base}{i}"
 
     def _new_name(self, name: str) -> None:
         if not isinstance(name, str) or not name:
@@ -143,7 +150,11 @@ class ComputationalGraph:
         if name not in self._nodes:
             raise ValueError(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}")
         plan = self._plan
-        found = None if plan is None or name not in plan.slot else pick(plan)[plan.slot[name]]
+        if plan is not None and name not in plan.slot:
+            raise RuntimeError(
+                f"node {name!r} does not lead to the output {self._output!r}, so it is not run"
+            )
+        found = None if plan is None else pick(plan)[plan.slot[name]]
         if found is None:
             raise RuntimeError(f"no {what} for {name!r}: run forward (and backward) first")
         return found
@@ -252,8 +263,11 @@ class ComputationalGraph:
         plan.grads[slot] = total
 
     def _bad_inputs(self, plan: _Plan, inputs: dict[str, Any]) -> None:
+        declared = {n.name for n in self._nodes.values() if n.layer is None}
         missing = sorted(plan.input_names - inputs.keys())
-        extra = sorted(inputs.keys() - plan.input_names)
+        extra = sorted(inputs.keys() - declared)
+        if not missing and not extra:
+            return  # declared inputs that do not lead to the output are accepted, unused
         raise ValueError(
             f"forward expects inputs {sorted(plan.input_names)}; "
             f"missing {missing}, unexpected {extra}"
@@ -293,7 +307,7 @@ class ComputationalGraph:
         return _Plan(
             slot=slot,
             inputs=inputs,
-            input_names=frozenset(n.name for n in self._nodes.values() if n.layer is None),
+            input_names=frozenset(n for n, _ in inputs),
             forward_steps=forward_steps,
             backward_steps=backward_steps,
             grad_inputs=[(n, s) for n, s in inputs if self._nodes[n].grad],
@@ -340,9 +354,18 @@ class ComputationalGraph:
                 if indegree[c] == 0:
                     ready.append(c)
         if len(order) != len(ordered_names):
-            stuck = [n for n in ordered_names if indegree[n] > 0]
-            raise ValueError(f"the graph has a cycle through nodes {stuck}")
+            raise ValueError(f"the graph has a cycle through nodes {self._on_cycles(indegree)}")
         return order
+
+    def _on_cycles(self, indegree: dict[str, int]) -> list[str]:
+        """The nodes Kahn could not sort, less those merely downstream of a cycle."""
+        stuck = {n for n, d in indegree.items() if d > 0}
+        while True:
+            feeding = {i for n in stuck for i in self._nodes[n].inputs}
+            sinks = stuck - feeding  # consumers of a cycle that feed nothing stuck
+            if not sinks:
+                return [n for n in self._nodes if n in stuck]
+            stuck -= sinks
 
     def _wants_grad(self, order: list[str]) -> dict[str, bool]:
         """A node needs backward if it has params or a gradient-wanting input upstream."""

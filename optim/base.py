@@ -1,5 +1,7 @@
 """Optimizer and the OPTIMIZERS registry: updates of flat parameter buffers, in place."""
 
+import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +18,7 @@ class Optimizer:
 
     Subclasses implement `_update(grads)` given the flat gradient with decay already added,
     and list their per-element state arrays in `self.state` and scalars in `_scalars`.
+    `self._scratch`, shaped like the flat buffer, is free for `_update` to overwrite.
     """
 
     _scalars: tuple[str, ...] = ("lr", "weight_decay", "steps")
@@ -25,8 +28,8 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{name} got no params to optimize")
-        _check_number(name, "lr", lr, low=0.0)
-        _check_number(name, "weight_decay", weight_decay, low=0.0)
+        check_number(name, "lr", lr, low=0.0)  # lr = 0 is allowed: a sanity check uses it
+        check_number(name, "weight_decay", weight_decay, low=0.0)
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self.values, self.grads, self.n_decay = flatten_params(self.params)
         self.steps = 0
@@ -34,13 +37,18 @@ class Optimizer:
         self._scratch = np.empty_like(self.values)
 
     def step(self) -> None:
-        """Apply one update from the current grads (weight decay is added into them)."""
-        if self.weight_decay and self.n_decay:
-            decayed = self._scratch[: self.n_decay]
-            np.multiply(self.values[: self.n_decay], self.weight_decay, out=decayed)
-            self.grads[: self.n_decay] += decayed
+        """Apply one update from the current grads (L2 weight decay is added into them)."""
         self.steps += 1
+        if self.weight_decay and self.n_decay:
+            self._decay()
         self._update(self.grads)
+
+    def _decay(self) -> None:
+        """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the decayed
+        prefix, grad += weight_decay * w."""
+        n = self.n_decay
+        np.multiply(self.values[:n], self.weight_decay, out=self._scratch[:n])
+        self.grads[:n] += self._scratch[:n]
 
     def _update(self, grads: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
@@ -51,6 +59,7 @@ class Optimizer:
         return 0.5 * self.weight_decay * float(np.dot(w, w))
 
     def state_dict(self) -> dict[str, Any]:
+        """Scalars (plain numbers) and copies of the state arrays: everything an npz can hold."""
         state: dict[str, Any] = {k: getattr(self, k) for k in self._scalars}
         state.update({k: v.copy() for k, v in self.state.items()})
         return state
@@ -74,9 +83,48 @@ class Optimizer:
             setattr(self, key, type(getattr(self, key))(state[key]))
 
 
-def _check_number(who: str, key: str, value: Any, *, low: float, high: float = np.inf) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise ValueError(f"{who} needs {low} <= {key} <= {high}, got {value!r}")
+def check_number(
+    who: str,
+    key: str,
+    value: Any,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_open: bool = False,
+    high_open: bool = False,
+    integer: bool = False,
+) -> None:
+    """Raise unless `value` is a finite number (an int if `integer`) in the interval.
+
+    Messages read `Adam needs 0 <= betas[0] < 1, got 1.5` (ValueError) or
+    `SGD needs lr to be a number, got '1e-3' (str)` (TypeError).
+    """
+    kind, what = (numbers.Integral, "an integer") if integer else (numbers.Real, "a number")
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{who} needs {key} to be {what}, got {value!r} ({type(value).__name__})")
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        raise ValueError(
+            f"{who} needs {_interval(key, low, high, low_open, high_open)}, got {value}"
+        )
+
+
+def check_flag(who: str, key: str, value: Any) -> None:
+    """Raise TypeError unless `value` is a bool (a YAML `"no"` string would read as True)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{who} needs {key} to be true or false, got {value!r}")
+
+
+def _interval(key: str, low: float, high: float, low_open: bool, high_open: bool) -> str:
+    left, right = ("<" if low_open else "<="), ("<" if high_open else "<=")
+    if math.isinf(low) and math.isinf(high):
+        return f"a finite {key}"
+    if math.isinf(high):
+        return f"{key} {'>' if low_open else '>='} {low:g}"
+    if math.isinf(low):
+        return f"{key} {right} {high:g}"
+    return f"{low:g} {left} {key} {right} {high:g}"
 
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")

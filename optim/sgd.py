@@ -5,7 +5,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from layers.base import Param
-from optim.base import OPTIMIZERS, Optimizer, _check_number
+from optim.base import OPTIMIZERS, Optimizer, check_flag, check_number
 
 
 @OPTIMIZERS.register("sgd")
@@ -24,7 +24,8 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr=lr, weight_decay=weight_decay)
-        _check_number("SGD", "momentum", momentum, low=0.0, high=1.0)
+        check_number("SGD", "momentum", momentum, low=0.0, high=1.0, high_open=True)
+        check_flag("SGD", "nesterov", nesterov)
         if nesterov and momentum == 0:
             raise ValueError("SGD needs momentum > 0 for nesterov, got momentum 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)

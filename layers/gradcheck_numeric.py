@@ -1,0 +1,201 @@
+"""Finite differences for the gradient check: tolerances, probes, slopes, kinks."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.random import Generator
+
+from layers.gradcheck_report import Kink, TensorRow
+
+H = 1e-5
+RTOL = 1e-7
+ATOL = 1e-8
+MODES = ("full", "sparse", "fast")
+KINK_RATIO = 0.75  # one-sided gap at h/2 over gap at h: 1 for a kink at x, 1/2 for a smooth f
+
+Objective = tuple[Callable[[], float], float]  # (f, f at the unperturbed inputs)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to check: `mode` ("full", "sparse", "fast"), step `h`, tolerances `rtol` and `atol`,
+    `k` random coordinates per tensor (sparse), `directions` random directions per tensor (fast).
+
+    Error of an analytic value a against a numeric one n: |a - n| / max(|a| + |n|, atol / rtol);
+    it passes if <= rtol, i.e. if |a - n| <= atol or |a - n| <= rtol (|a| + |n|).
+    """
+
+    mode: str = "full"
+    h: float = H
+    rtol: float = RTOL
+    atol: float = ATOL
+    k: int = 10
+    directions: int = 3
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"gradcheck mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        for name, zero_ok in (("h", False), ("rtol", False), ("atol", True)):
+            value = getattr(self, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and np.isfinite(value) and (value > 0 or zero_ok and value == 0)):
+                bound = ">= 0" if zero_ok else "> 0"
+                raise ValueError(f"gradcheck needs a finite {name} {bound}, got {value!r}")
+        for name in ("k", "directions"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"gradcheck needs {name} to be a positive integer, got {value!r}")
+
+    def __str__(self) -> str:
+        extra = {"sparse": f" k={self.k}", "fast": f" directions={self.directions}"}
+        tolerances = f"h={self.h:g}, rtol={self.rtol:g}, atol={self.atol:g}"
+        return f"mode {self.mode}{extra.get(self.mode, '')}; {tolerances}"
+
+    def errors(self, a: Any, n: Any) -> np.ndarray:
+        """|a - n| / max(|a| + |n|, atol / rtol), elementwise; inf where not finite."""
+        a, n = np.asarray(a, np.float64), np.asarray(n, np.float64)
+        floor = max(self.atol / self.rtol, np.finfo(np.float64).tiny)
+        with np.errstate(invalid="ignore", over="ignore"):
+            err = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), floor)
+        return np.where(np.isfinite(err), err, np.inf)
+
+    def close(self, a: Any, n: Any) -> bool:
+        return bool(np.all(self.errors(a, n) <= self.rtol))
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """One coordinate or direction e of a tensor: `move(s)` sets it to x + s e and returns the
+    step actually taken; `move(0)` restores x exactly."""
+
+    where: str
+    index: tuple[int, ...] | None
+    analytic: float
+    move: Callable[[float], float]
+
+
+def compare(
+    who: tuple[str, str],
+    array: np.ndarray,
+    grad: np.ndarray,
+    objective: Objective,
+    rng: Generator,
+    opts: Options,
+) -> tuple[TensorRow, list[Kink]]:
+    """Compare `grad` with finite differences of f along `array` (perturbed in place and
+    restored); `who` is (layer, tensor) for the report."""
+    fast = opts.mode == "fast"
+    probes = (_directions if fast else _coordinates)(array, grad, rng, opts)
+    counted: list[tuple[float, _Probe, float]] = []  # (error, probe, numeric) of non-kinks
+    kinks = []
+    for probe in probes:
+        central, left, right = _slopes(objective, probe.move, opts.h)
+        err = float(opts.errors(probe.analytic, central))
+        if err > opts.rtol and _is_kink(objective, probe.move, (left, right), opts):
+            inside = _between(probe.analytic, left, right, opts)
+            kinks.append(Kink(*who, probe.where, probe.index, left, right, probe.analytic, inside))
+            if inside:
+                continue
+        counted.append((err, probe, central))
+    return _row(who, array.shape, len(probes), counted, len(kinks), opts), kinks
+
+
+def _row(
+    who: tuple[str, str],
+    shape: tuple[int, ...],
+    checked: int,
+    counted: list[tuple[float, _Probe, float]],
+    kinks: int,
+    opts: Options,
+) -> TensorRow:
+    err, worst, numeric = max(counted, key=lambda c: c[0], default=(0.0, None, np.nan))
+    return TensorRow(
+        *who,
+        shape=shape,
+        checked=checked,
+        max_error=err,
+        where="-" if worst is None else worst.where,
+        index=None if worst is None else worst.index,
+        analytic=np.nan if worst is None else worst.analytic,
+        numeric=numeric,
+        ok=all(e <= opts.rtol for e, _, _ in counted),
+        kinks=kinks,
+    )
+
+
+def _coordinates(
+    array: np.ndarray, grad: np.ndarray, rng: Generator, opts: Options
+) -> list[_Probe]:
+    if opts.mode == "full" or array.size <= opts.k:
+        flat = np.arange(array.size)
+    else:
+        flat = np.sort(rng.choice(array.size, opts.k, replace=False))
+    probes = []
+    for i in flat:
+        index = tuple(int(j) for j in np.unravel_index(int(i), array.shape))
+        probes.append(_Probe(str(index), index, float(grad[index]), _mover(array, index)))
+    return probes
+
+
+def _mover(array: np.ndarray, index: tuple[int, ...]) -> Callable[[float], float]:
+    x = array[index]
+
+    def move(s: float) -> float:
+        array[index] = x + s if s else x
+        return float(array[index] - x)  # x + s rounds: divide by the step really taken
+
+    return move
+
+
+def _directions(array: np.ndarray, grad: np.ndarray, rng: Generator, opts: Options) -> list[_Probe]:
+    probes = []
+    for j in range(opts.directions if array.size else 0):
+        u = rng.standard_normal(array.shape)
+        u /= np.linalg.norm(u)
+        analytic = float(np.vdot(grad, u))
+        probes.append(_Probe(f"direction {j}", None, analytic, _direction_mover(array, u)))
+    return probes
+
+
+def _direction_mover(array: np.ndarray, u: np.ndarray) -> Callable[[float], float]:
+    x = array.copy()
+
+    def move(s: float) -> float:
+        if s:
+            np.add(x, s * u, out=array)
+        else:
+            np.copyto(array, x)
+        return s
+
+    return move
+
+
+def _slopes(
+    objective: Objective, move: Callable[[float], float], h: float
+) -> tuple[float, float, float]:
+    """Central, left and right slopes of s -> f(x + s e) at s = 0."""
+    f, f0 = objective
+    up = move(h)
+    f_up = f()
+    down = -move(-h)
+    f_down = f()
+    move(0.0)
+    return (f_up - f_down) / (up + down), (f0 - f_down) / down, (f_up - f0) / up
+
+
+def _is_kink(
+    objective: Objective, move: Callable[[float], float], slopes: tuple[float, float], opts: Options
+) -> bool:
+    """The one-sided slopes disagree beyond tolerance, and as much at h/2 as at h."""
+    left, right = slopes
+    if opts.close(left, right):
+        return False
+    _, half_left, half_right = _slopes(objective, move, opts.h / 2)
+    return abs(half_right - half_left) >= KINK_RATIO * abs(right - left)
+
+
+def _between(analytic: float, left: float, right: float, opts: Options) -> bool:
+    low, high = min(left, right), max(left, right)
+    return low <= analytic <= high or opts.close(analytic, low) or opts.close(analytic, high)

@@ -1,0 +1,92 @@
+"""Window helpers shared by the convolution and pooling gates: geometry, padding, im2col, col2im.
+
+Spatial layouts are generic: an input is (N, C, *S) with S = (L,) or (H, W), a kernel, stride
+and pad are tuples with one entry per spatial axis. Loops run over kernel offsets only (at most
+HH*WW iterations, each one vectorized NumPy call over the whole batch), never over pixels.
+"""
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def as_tuple(value: int | Sequence[int], n: int, who: str, what: str, low: int) -> tuple[int, ...]:
+    """`value` (an int, or a sequence of `n` ints) as an n-tuple of ints >= `low`."""
+    items = list(value) if isinstance(value, list | tuple) else [value] * n
+    ints = all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in items)
+    if len(items) != n or not ints or min(items) < low:
+        kind = ("positive" if low == 1 else "non-negative") + " integer"
+        several = "" if n == 1 else f" or {n} of them"
+        raise ValueError(f"{who} needs {what} to be a {kind}{several}, got {value!r}")
+    return tuple(int(v) for v in items)
+
+
+def output_size(
+    who: str,
+    x_shape: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    pad: tuple[int, ...],
+) -> tuple[int, ...]:
+    """Spatial output size (S + 2 pad - kernel) // stride + 1; raises if the kernel does not fit."""
+    spatial = x_shape[2:]
+    if len(spatial) != len(kernel):
+        axes = "(N, C, L)" if len(kernel) == 1 else "(N, C, H, W)"
+        raise ValueError(f"{who} expects x of shape {axes}, got {x_shape}")
+    padded = tuple(s + 2 * p for s, p in zip(spatial, pad, strict=True))
+    if any(p < k for p, k in zip(padded, kernel, strict=True)):
+        size = f"padded size {padded} (pad {pad})" if any(pad) else f"size {spatial}"
+        raise ValueError(f"{who}: window {kernel} is larger than the spatial {size} of x {x_shape}")
+    return tuple((p - k) // s + 1 for p, k, s in zip(padded, kernel, stride, strict=True))
+
+
+def pad_into(x: np.ndarray, pad: tuple[int, ...], buf: np.ndarray) -> np.ndarray:
+    """x zero-padded by `pad` on both sides of each spatial axis, written into `buf`."""
+    if not any(pad):
+        return x
+    for axis, p in enumerate(pad, start=2):  # only the borders: the interior is overwritten
+        for border in (slice(0, p), slice(buf.shape[axis] - p, None)):
+            buf[(slice(None),) * axis + (border,)] = 0
+    unpad(buf, pad)[...] = x
+    return buf
+
+
+def unpad(xp: np.ndarray, pad: tuple[int, ...]) -> np.ndarray:
+    """The interior of a padded array (a view)."""
+    interior = [slice(p, n - p) for p, n in zip(pad, xp.shape[2:], strict=True)]
+    return xp[(slice(None), slice(None), *interior)]
+
+
+def windows(xp: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...]) -> np.ndarray:
+    """View (N, C, *kernel, *out) of every window of `xp`: im2col before the copy."""
+    d = len(kernel)
+    spatial = tuple(range(2, 2 + d))
+    view = sliding_window_view(xp, kernel, axis=spatial)  # (N, C, *positions, *kernel)
+    view = view[(slice(None), slice(None), *(slice(None, None, s) for s in stride))]
+    return view.transpose(0, 1, *range(2 + d, 2 + 2 * d), *spatial)
+
+
+def offsets(kernel: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+    """Kernel offsets in row-major order (the order of a flattened window)."""
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def at_offset(
+    a: np.ndarray, offset: tuple[int, ...], stride: tuple[int, ...], out: tuple[int, ...]
+) -> np.ndarray:
+    """View (N, C, *out) of the elements of `a` at kernel `offset` of every window."""
+    picks = (slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, out, strict=True))
+    return a[(slice(None), slice(None), *picks)]
+
+
+def col2im(dcols: np.ndarray, stride: tuple[int, ...], dxp: np.ndarray) -> np.ndarray:
+    """Scatter-add columns (N, C, *kernel, *out) back onto `dxp` (N, C, *S), zeroed first."""
+    d = len(stride)
+    kernel, out = dcols.shape[2 : 2 + d], dcols.shape[2 + d :]
+    dxp.fill(0)
+    for offset in offsets(kernel):
+        view = at_offset(dxp, offset, stride, out)
+        view += dcols[(slice(None), slice(None), *offset)]  # windows overlap: add, not assign
+    return dxp

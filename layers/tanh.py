@@ -1,0 +1,33 @@
+"""Tanh: the hyperbolic tangent."""
+
+import numpy as np
+from numpy.random import Generator
+
+from layers.base import LAYERS, Layer
+from layers.elementwise import as_float
+
+
+@LAYERS.register("tanh")
+class Tanh(Layer):
+    """out = tanh(x), elementwise.  x: any shape, out: same shape.
+
+    np.tanh saturates to ±1 without overflow (tanh(±1000) = ±1 exactly).
+    Backward: dx = dout * (1 - out²).
+    """
+
+    _out: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float(x)
+        self._out = np.tanh(x, out=self._buffer("out", x.shape, x.dtype))
+        return self._out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        out = self._cached(self._out)
+        dx = np.square(out, out=self._buffer("dx", out.shape, out.dtype))
+        np.subtract(1, dx, out=dx)
+        return np.multiply(dx, dout, out=dx)
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
+        return cls(), rng.standard_normal((4, 5))

@@ -1,0 +1,56 @@
+"""Multiclass SVM hinge loss (Weston-Watkins), the linear SVM's loss."""
+
+import numpy as np
+from numpy.random import Generator
+
+from layers.base import Layer
+from losses.base import LOSSES, Loss, check_labels
+
+
+@LOSSES.register("svm_hinge")
+class SVMHinge(Loss):
+    """L = mean_i Σ_{j≠y_i} max(0, s_ij - s_i,y_i + margin).  scores: (N, C), y: (N,) ints in
+    [0, C), margin >= 0 (default 1.0, as in CS231n).
+
+    Backward: with active_ij = [j ≠ y_i and s_ij - s_i,y_i + margin > 0],
+    dscores_ij = dout * active_ij / N and dscores_i,y_i = -dout * Σ_j active_ij / N.
+    At the kink (a margin exactly 0) the term counts as inactive: subgradient 0, as for ReLU.
+    """
+
+    _active: np.ndarray | None = None  # 1.0 where a margin > 0 at the last forward, else 0.0
+    _y: np.ndarray | None = None
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        if isinstance(margin, bool) or not isinstance(margin, int | float):
+            raise TypeError(f"SVMHinge needs a number for margin, got {type(margin).__name__}")
+        if not (np.isfinite(margin) and margin >= 0):
+            raise ValueError(f"SVMHinge needs a finite margin >= 0, got {margin!r}")
+        self.margin = float(margin)
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        y = check_labels(y, scores, "SVMHinge")
+        rows = np.arange(len(y))
+        margins = self._buffer("margins", scores.shape, scores.dtype)
+        np.subtract(scores, scores[rows, y][:, None], out=margins)
+        margins += self.margin
+        margins[rows, y] = 0.0  # the true class is not its own competitor
+        active = self._buffer("active", scores.shape, scores.dtype)
+        np.greater(margins, 0, out=active)
+        np.maximum(margins, 0, out=margins)
+        self._active, self._y = active, y
+        return float(margins.sum() / len(y))
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        active, y = self._cached(self._active), self._cached(self._y)
+        dscores = self._buffer("dscores", active.shape, active.dtype)
+        np.multiply(active, dout / len(y), out=dscores)
+        dscores[np.arange(len(y)), y] = -dscores.sum(axis=1)
+        return dscores
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        # classes 0.7 apart: every margin 1 + 0.7k is at least 0.3 from the kink at 0
+        gaps = np.stack([rng.permutation(4) for _ in range(5)]) * 0.7
+        scores = gaps + rng.standard_normal((5, 1))
+        return cls(), (scores, rng.integers(0, 4, 5))

@@ -1,0 +1,70 @@
+"""RMSProp, plain or centered, with optional momentum, as torch.optim.RMSprop."""
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from layers.base import Param
+from optim.base import OPTIMIZERS, Optimizer, check_flag, check_number
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSProp(Optimizer):
+    """g = grad + weight_decay * w (decayed params);  v = α v + (1 - α) g²;
+    centered: a = α a + (1 - α) g, v~ = v - a², else v~ = v;  u = g / (√v~ + eps);
+    momentum μ > 0: b = μ b + u, w -= lr * b;  else w -= lr * u.  v, a, b start at zero.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Param],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
+        check_number("RMSProp", "alpha", alpha, low=0.0, high=1.0, high_open=True)
+        check_number("RMSProp", "eps", eps, low=0.0, low_open=True)
+        check_number("RMSProp", "momentum", momentum, low=0.0, high=1.0, high_open=True)
+        check_flag("RMSProp", "centered", centered)
+        self.alpha, self.eps, self.momentum = float(alpha), float(eps), float(momentum)
+        self.centered = bool(centered)
+        self.state["square_avg"] = np.zeros_like(self.values)
+        if self.centered:
+            self.state["grad_avg"] = np.zeros_like(self.values)
+        if self.momentum:
+            self.state["momentum_buffer"] = np.zeros_like(self.values)
+
+    def _update(self, grads: np.ndarray) -> None:
+        s = self._normalized(grads)
+        if self.momentum:
+            b = self.state["momentum_buffer"]
+            b *= self.momentum
+            b += s
+            np.multiply(b, self.lr, out=s)
+        else:
+            s *= self.lr
+        self.values -= s
+
+    def _normalized(self, grads: np.ndarray) -> np.ndarray:
+        """g / (√v~ + eps), written into the scratch buffer after updating the averages."""
+        a, s, v = self.alpha, self._scratch, self.state["square_avg"]
+        v *= a
+        np.multiply(grads, grads, out=s)
+        s *= 1.0 - a
+        v += s
+        if self.centered:
+            mean = self.state["grad_avg"]
+            mean *= a
+            np.multiply(grads, 1.0 - a, out=s)
+            mean += s
+            np.multiply(mean, mean, out=s)
+            np.subtract(v, s, out=s)
+            np.sqrt(s, out=s)
+        else:
+            np.sqrt(v, out=s)
+        s += self.eps
+        return np.divide(grads, s, out=s)
