@@ -18,7 +18,7 @@ from layers import (
     sigmoid,
     softmax,
     tanh,
-)  # noqa: F401  (registration runs on import)
+)
 from layers.base import LAYERS, Layer, Param
 
 __all__ = ["LAYERS", "Layer", "Param"]

@@ -34,6 +34,7 @@ model:
     - {name: h, type: affine, inputs: [x], out_dim: 8}
     - {name: sum, type: add, inputs: [h, r]}
     - {name: r, type: relu, inputs: [h]}
+  output: out
 optim: {type: sgd, lr: 0.1}
 """
 
@@ -462,6 +463,6 @@ def test_aliases_are_copied_not_shared(tmp_path: Path) -> None:
 
 def test_graph_resolves_output_and_keeps_listed_order(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GRAPH))
-    assert config["model"]["output"] == "r"
+    assert config["model"]["output"] == "out"
     assert [n["name"] for n in config["model"]["graph"]] == ["out", "h", "sum", "r"]
     assert config["model"]["graph"][2] == {"name": "sum", "type": "add", "inputs": ["h", "r"]}
