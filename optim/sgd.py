@@ -12,7 +12,8 @@ from optim.base import OPTIMIZERS, Optimizer, check_flag, check_number
 class SGD(Optimizer):
     """g = grad + weight_decay * w (decayed params);  v = momentum * v + g;
     w -= lr * (g + momentum * v if nesterov else v).  With momentum 0: w -= lr * g.
-    The velocity v starts at zero, which equals torch's first step v = g.
+    The velocity v starts at zero, which equals torch's first step v = g. Each term is one
+    BLAS axpy/scal over the flat buffers; the decay (and Nesterov's term) go into `grads`.
     """
 
     def __init__(
@@ -33,17 +34,13 @@ class SGD(Optimizer):
             self.state["velocity"] = np.zeros_like(self.values)
 
     def _update(self, grads: np.ndarray) -> None:
-        step = self._scratch
-        if not self.momentum:
-            np.multiply(grads, self.lr, out=step)
-        else:
+        direction = grads
+        if self.momentum:
             v = self.state["velocity"]
-            v *= self.momentum
-            v += grads
+            self._scal(self.momentum, v)
+            self._axpy(grads, v)
             if self.nesterov:
-                np.multiply(v, self.momentum, out=step)
-                step += grads
-                step *= self.lr
+                self._axpy(v, grads, a=self.momentum)  # grads already hold the decay term
             else:
-                np.multiply(v, self.lr, out=step)
-        self.values -= step
+                direction = v
+        self._axpy(direction, self.values, a=-self.lr)
