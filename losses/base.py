@@ -27,6 +27,9 @@ class Loss(Layer):
 LOSSES: Registry[Loss] = Registry("loss")
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
     """Validate class labels: one integer id in [0, C) per row of `scores` (N, C)."""
     y = np.asarray(y)
@@ -46,7 +49,7 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
         y = y.astype(np.intp)
     C = scores.shape[1]
     # seen as unsigned, a negative id is huge: one reduction checks both bounds
-    if len(y) and y.view(f"u{y.itemsize}").max() >= C:
+    if len(y) and np.maximum.reduce(y.view(_UNSIGNED[y.itemsize])) >= C:
         bad = y[(y < 0) | (y >= C)][0]
         raise ValueError(f"{who} expects class ids in [0, {C}), got {int(bad)}")
     return y

@@ -17,6 +17,12 @@ class SoftmaxCrossEntropy(Loss):
 
     _probs: np.ndarray | None = None  # softmax of the last scores
     _y: np.ndarray | None = None
+    _row_ids: np.ndarray = np.arange(0)  # 0..N-1 for picking each row's label, kept per N
+
+    def _rows(self, n: int) -> np.ndarray:
+        if len(self._row_ids) != n:
+            self._row_ids = np.arange(n)
+        return self._row_ids
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         y = check_labels(y, scores, "SoftmaxCrossEntropy")
@@ -26,16 +32,16 @@ class SoftmaxCrossEntropy(Loss):
         probs = self._buffer("probs", scores.shape, scores.dtype)
         np.exp(shifted, out=probs)
         sums = np.add.reduce(probs, axis=1, keepdims=True)
-        log_likelihood = np.add.reduce(shifted[np.arange(len(y)), y]) - np.log(sums).sum()
         probs /= sums
+        picked = np.add.reduce(shifted[self._rows(len(y)), y])  # Σ (s_iy - max_j s_ij)
         self._probs, self._y = probs, y
-        return -float(log_likelihood) / len(y)
+        return float(np.add.reduce(np.log(sums, out=sums), axis=None) - picked) / len(y)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         probs, y = self._cached(self._probs), self._cached(self._y)
         scale = dout / len(y)
         dscores = np.multiply(probs, scale, out=self._buffer("dscores", probs.shape, probs.dtype))
-        dscores[np.arange(len(y)), y] -= scale
+        dscores[self._rows(len(y)), y] -= scale
         return dscores
 
     @classmethod
