@@ -58,7 +58,7 @@ class Layer:
         return self.train(False)
 
     def clear_cache(self) -> None:
-        for name in _cache_names(type(self)):
+        for name in cache_names(type(self)):
             self.__dict__.pop(name, None)
 
     def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -92,7 +92,8 @@ class Layer:
 
 
 @functools.cache
-def _cache_names(cls: type) -> tuple[str, ...]:
+def cache_names(cls: type) -> tuple[str, ...]:
+    """A gate class's cache: attributes starting with `_` declared at class level as None."""
     names = []
     for klass in cls.__mro__:
         for name, value in vars(klass).items():

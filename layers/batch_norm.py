@@ -88,6 +88,15 @@ class BatchNorm(Layer):
             running += (1.0 - self.momentum) * batch.ravel()
         return mean, var
 
+    def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
+        """Like x; the running statistics are left as they were (a forward would move them)."""
+        saved = {name: running.copy() for name, running in self.buffers.items()}
+        try:
+            return super().output_shape(*input_shapes)
+        finally:
+            for name, running in saved.items():
+                self.buffers[name][...] = running
+
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x_hat, inv_std = self._cached(self._x_hat), self._inv_std
         gamma, beta = self.params["gamma"], self.params["beta"]

@@ -8,8 +8,10 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from layers.base import LAYERS, Layer, Param
-from layers.im2col import as_tuple, col2im, output_size, pad_into, unpad, windows
+from layers.im2col import as_tuple, col2im, output_size, pad_into, windows
 from layers.init import INITIALIZERS
+
+_CHUNK_BYTES = 4 << 20  # dcols per backward chunk: a few MB stay in the L2/L3 caches
 
 
 @LAYERS.register("conv2d")
@@ -84,14 +86,23 @@ class Conv2D(Layer):
         np.sum(per_sample, axis=0, out=W.grad.reshape(F, -1))  # grads are contiguous views
         if not self.needs_input_grad:
             return None
-        dcols = self._buffer("dcols", cols.shape, dout.dtype)
-        np.matmul(W.value.reshape(F, -1).T, dout3, out=dcols.reshape(cols3.shape))
-        dxp = self._buffer("dx_padded", self._padded(x_shape), dout.dtype)
-        col2im(dcols, self.stride, dxp)
-        if not any(self.pad):
-            return dxp
-        dx = self._buffer("dx", x_shape, dout.dtype)
-        np.copyto(dx, unpad(dxp, self.pad))
+        return self._input_grad(dout3, cols.shape, x_shape)
+
+    def _input_grad(
+        self, dout3: np.ndarray, cols_shape: tuple[int, ...], x_shape: tuple[int, ...]
+    ) -> np.ndarray:
+        """dx by dcols[n] = W_flatᵀ @ dout[n] and col2im, a few samples at a time, so that the
+        chunk's columns stay in cache (and never take the memory of a whole batch's)."""
+        W = self.params["W"].value
+        W_T = W.reshape(len(W), -1).T
+        dx = self._buffer("dx", x_shape, dout3.dtype)
+        chunk = max(1, _CHUNK_BYTES // (math.prod(cols_shape[1:]) * dout3.itemsize))
+        dcols = self._buffer("dcols", (min(chunk, len(dx)), *cols_shape[1:]), dout3.dtype)
+        for start in range(0, len(dx), chunk):
+            rows = slice(start, start + chunk)
+            part = dcols[: len(dx[rows])]
+            np.matmul(W_T, dout3[rows], out=part.reshape(len(part), -1, dout3.shape[2]))
+            col2im(part, self.stride, self.pad, dx[rows])
         return dx
 
     def _padded(self, shape: tuple[int, ...]) -> tuple[int, ...]:

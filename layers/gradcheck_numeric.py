@@ -88,39 +88,41 @@ def compare(
     restored); `who` is (layer, tensor) for the report."""
     fast = opts.mode == "fast"
     probes = (_directions if fast else _coordinates)(array, grad, rng, opts)
-    counted: list[tuple[float, _Probe, float]] = []  # (error, probe, numeric) of non-kinks
+    slopes = np.array([_slopes(objective, p.move, opts.h) for p in probes]).reshape(-1, 3)
+    errors = opts.errors([p.analytic for p in probes], slopes[:, 0])
+    counted = np.ones(len(probes), bool)  # False: a kink with the analytic value inside
     kinks = []
-    for probe in probes:
-        central, left, right = _slopes(objective, probe.move, opts.h)
-        err = float(opts.errors(probe.analytic, central))
-        if err > opts.rtol and _is_kink(objective, probe.move, (left, right), opts):
+    for i in np.flatnonzero(errors > opts.rtol):
+        probe, (_, left, right) = probes[i], slopes[i]
+        if _is_kink(objective, probe.move, (left, right), opts):
             inside = _between(probe.analytic, left, right, opts)
             kinks.append(Kink(*who, probe.where, probe.index, left, right, probe.analytic, inside))
-            if inside:
-                continue
-        counted.append((err, probe, central))
-    return _row(who, array.shape, len(probes), counted, len(kinks), opts), kinks
+            counted[i] = not inside
+    return _row(who, array.shape, probes, (slopes[:, 0], errors, counted), len(kinks), opts), kinks
 
 
 def _row(
     who: tuple[str, str],
     shape: tuple[int, ...],
-    checked: int,
-    counted: list[tuple[float, _Probe, float]],
+    probes: list[_Probe],
+    compared: tuple[np.ndarray, np.ndarray, np.ndarray],
     kinks: int,
     opts: Options,
 ) -> TensorRow:
-    err, worst, numeric = max(counted, key=lambda c: c[0], default=(0.0, None, np.nan))
+    numeric, errors, counted = compared
+    candidates = np.flatnonzero(counted)
+    worst = int(candidates[np.argmax(errors[candidates])]) if candidates.size else None
+    probe = None if worst is None else probes[worst]
     return TensorRow(
         *who,
         shape=shape,
-        checked=checked,
-        max_error=err,
-        where="-" if worst is None else worst.where,
-        index=None if worst is None else worst.index,
-        analytic=np.nan if worst is None else worst.analytic,
-        numeric=numeric,
-        ok=all(e <= opts.rtol for e, _, _ in counted),
+        checked=len(probes),
+        max_error=0.0 if worst is None else float(errors[worst]),
+        where="-" if probe is None else probe.where,
+        index=None if probe is None else probe.index,
+        analytic=np.nan if probe is None else probe.analytic,
+        numeric=np.nan if worst is None else float(numeric[worst]),
+        ok=bool(np.all(errors[counted] <= opts.rtol)),
         kinks=kinks,
     )
 
@@ -132,11 +134,15 @@ def _coordinates(
         flat = np.arange(array.size)
     else:
         flat = np.sort(rng.choice(array.size, opts.k, replace=False))
-    probes = []
-    for i in flat:
-        index = tuple(int(j) for j in np.unravel_index(int(i), array.shape))
-        probes.append(_Probe(str(index), index, float(grad[index]), _mover(array, index)))
-    return probes
+    if array.ndim:
+        indices = [tuple(i) for i in np.array(np.unravel_index(flat, array.shape)).T.tolist()]
+    else:
+        indices = [()] * len(flat)
+    analytic = grad.reshape(-1)[flat].tolist()
+    return [
+        _Probe(str(index), index, a, _mover(array, index))
+        for index, a in zip(indices, analytic, strict=True)
+    ]
 
 
 def _mover(array: np.ndarray, index: tuple[int, ...]) -> Callable[[float], float]:

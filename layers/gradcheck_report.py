@@ -74,8 +74,15 @@ class GradcheckResult:
     def __str__(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
         lines = [f"gradcheck of {self.target}: {verdict} ({self.settings})"]
-        lines += ["  " + line for line in format_table(_HEADER, [_cells(r) for r in self.rows])]
-        lines += [f"  kink: {_kink_text(k)}" for k in self.kinks]
+        if self.rows:
+            lines += ["  " + row for row in format_table(_HEADER, [_cells(r) for r in self.rows])]
+        inside = [k for k in self.kinks if k.inside]
+        shown = [k for k in self.kinks if not k.inside] + inside[:_KINKS_SHOWN]
+        lines += [f"  kink: {_kink_text(k)}" for k in shown]
+        if len(inside) > _KINKS_SHOWN:
+            lines.append(
+                f"  ... and {len(inside) - _KINKS_SHOWN} more kinks, each inside its slopes"
+            )
         lines += [f"  problem: {p}" for p in self.problems]
         lines += [f"  note: {n}" for n in self.notes]
         if self.first_wrong is not None:
@@ -86,6 +93,7 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
+_KINKS_SHOWN = 5  # kinks inside their slopes listed in a report; those outside all are
 _HEADER = ("tensor", "shape", "checked", "max rel err", "worst", "analytic", "numeric", "verdict")
 
 

@@ -39,9 +39,8 @@ class LayerTarget:
             (f"param {k}", p) for k, p in self.layer.params.items()
         ]
         self.layers = {self.name: self.layer}
-        self.strict = (
-            True  # a None gradient for a floating input fails; the check clears it for a loss
-        )
+        # a None gradient for a floating input fails; the check turns this off for a loss
+        self.strict = True
 
     def forward(self) -> Any:
         return self.layer.forward(*self.inputs)
@@ -82,7 +81,7 @@ class GraphTarget:
         self.names = list(inputs)
         self.forward()  # compiles the plan, which fixes the order and lays params out
         nodes = self.graph.nodes()
-        self.order = [n for n in topological_order(self.graph) if nodes[n][0] is not None]
+        self.order = [n for n in self.graph.order() if nodes[n][0] is not None]
         self.layers: dict[str, Layer] = {n: nodes[n][0] for n in self.order}
         self.params = [
             (f"param {n}.{k}", p)
@@ -105,12 +104,6 @@ class GraphTarget:
             n: (nodes[n][0], tuple(np.array(self.graph.value(i), copy=True) for i in nodes[n][1]))
             for n in self.order
         }
-
-
-def topological_order(graph: Any) -> list[str]:
-    """The nodes a graph runs, in the order it runs them (after one forward)."""
-    plan = graph._plan  # no public accessor for the order yet: read the compiled plan
-    return sorted(plan.slot, key=plan.slot.__getitem__)
 
 
 def is_graph(obj: Any) -> bool:

@@ -37,8 +37,11 @@ def output_size(
         raise ValueError(f"{who} expects x of shape {axes}, got {x_shape}")
     padded = tuple(s + 2 * p for s, p in zip(spatial, pad, strict=True))
     if any(p < k for p, k in zip(padded, kernel, strict=True)):
-        size = f"padded size {padded} (pad {pad})" if any(pad) else f"size {spatial}"
-        raise ValueError(f"{who}: window {kernel} is larger than the spatial {size} of x {x_shape}")
+        size = f"padded spatial size {padded}" if any(pad) else f"spatial size {spatial}"
+        with_pad = f" with pad {pad}" if any(pad) else ""
+        raise ValueError(
+            f"{who}: window {kernel} is larger than the {size} of x {x_shape}{with_pad}"
+        )
     return tuple((p - k) // s + 1 for p, k, s in zip(padded, kernel, stride, strict=True))
 
 
@@ -81,12 +84,25 @@ def at_offset(
     return a[(slice(None), slice(None), *picks)]
 
 
-def col2im(dcols: np.ndarray, stride: tuple[int, ...], dxp: np.ndarray) -> np.ndarray:
-    """Scatter-add columns (N, C, *kernel, *out) back onto `dxp` (N, C, *S), zeroed first."""
+def col2im(
+    dcols: np.ndarray, stride: tuple[int, ...], pad: tuple[int, ...], dx: np.ndarray
+) -> np.ndarray:
+    """Scatter-add columns (N, C, *kernel, *out) onto `dx` (N, C, *S), zeroed first; entries
+    that land on the zero padding are dropped."""
     d = len(stride)
     kernel, out = dcols.shape[2 : 2 + d], dcols.shape[2 + d :]
-    dxp.fill(0)
+    dx.fill(0)
     for offset in offsets(kernel):
-        view = at_offset(dxp, offset, stride, out)
-        view += dcols[(slice(None), slice(None), *offset)]  # windows overlap: add, not assign
-    return dxp
+        spans = [_landing(*g) for g in zip(offset, stride, pad, out, dx.shape[2:], strict=True)]
+        view = dx[(slice(None), slice(None), *(dst for _, dst in spans))]
+        view += dcols[(slice(None), slice(None), *offset, *(src for src, _ in spans))]
+    return dx
+
+
+def _landing(o: int, s: int, p: int, n_out: int, n_in: int) -> tuple[slice, slice]:
+    """(outputs i, inputs i·s + o - p) for the outputs whose tap `o` lands inside the input."""
+    first = max(0, -((o - p) // s))  # ceil((p - o) / s)
+    last = min(n_out - 1, (n_in - 1 + p - o) // s)
+    if last < first:
+        return slice(0, 0), slice(0, 0)
+    return slice(first, last + 1), slice(first * s + o - p, last * s + o - p + 1, s)

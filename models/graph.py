@@ -116,6 +116,11 @@ class ComputationalGraph:
         """{name: (layer or None for an input, input names)} in insertion order."""
         return {n.name: (n.layer, n.inputs) for n in self._nodes.values()}
 
+    def order(self) -> list[str]:
+        """Names of the nodes the graph runs, in running order (inputs included)."""
+        plan = self._compiled()
+        return sorted(plan.slot, key=plan.slot.__getitem__)
+
     def layers(self) -> dict[str, Layer]:
         return {n.name: n.layer for n in self._nodes.values() if n.layer is not None}
 
@@ -158,6 +163,18 @@ class ComputationalGraph:
         if found is None:
             raise RuntimeError(f"no {what} for {name!r}: run forward (and backward) first")
         return found
+
+    def to_dot(self, **options: Any) -> str:
+        """Graphviz DOT text, wires labelled with values and gradients (models.draw.to_dot)."""
+        from models.draw import to_dot  # draw imports this module
+
+        return to_dot(self, **options)
+
+    def to_mermaid(self, **options: Any) -> str:
+        """Mermaid flowchart text, wires labelled likewise (models.draw.to_mermaid)."""
+        from models.draw import to_mermaid  # draw imports this module
+
+        return to_mermaid(self, **options)
 
     # ---- modes ----------------------------------------------------------------------------
 

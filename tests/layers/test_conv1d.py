@@ -86,13 +86,11 @@ def test_bad_shapes_and_options_raise_naming_conv1d() -> None:
         layer.forward(np.zeros((2, 3, 5, 5)))
     assert str(info.value) == "Conv1D expects x of shape (N, C, L), got (2, 3, 5, 5)"
     with pytest.raises(ValueError) as info:
-        Conv1D(3, 4, 3, pad=1, rng=np.random.default_rng(0)).forward(np.zeros((2, 3, 1)))
+        Conv1D(3, 4, 4, pad=1, rng=np.random.default_rng(0)).forward(np.zeros((2, 3, 1)))
     assert str(info.value) == (
-        "Conv1D: window (3,) is larger than the spatial padded size (4,) (pad (1,)) of x (2, 3, 1)"
+        "Conv1D: window (4,) is larger than the padded spatial size (3,) "
+        "of x (2, 3, 1) with pad (1,)"
     )
     with pytest.raises(ValueError) as info:
         Conv1D(3, 4, (3, 3), rng=np.random.default_rng(0))
-    assert (
-        str(info.value)
-        == "Conv1D needs kernel_size to be a positive integer, got (3, 3)"
-    )
+    assert str(info.value) == "Conv1D needs kernel_size to be a positive integer, got (3, 3)"

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from layers import conv2d
 from layers.conv2d import Conv2D
 from layers.gradcheck import check_layer
+from layers.im2col import col2im
 from models.sequential import Sequential
 
 
@@ -70,6 +72,21 @@ def test_forward_and_backward_match_the_naive_loops(shape, F, kernel, stride, pa
     np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(layer.params["W"].grad, dW_ref, rtol=0, atol=1e-10)
     np.testing.assert_allclose(layer.params["b"].grad, db_ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("per_chunk", [1, 2])
+def test_backward_in_batch_chunks_matches_the_naive_loops(monkeypatch, per_chunk) -> None:
+    rng = np.random.default_rng(6)
+    layer = Conv2D(2, 3, (3, 2), stride=(1, 2), pad=(1, 0), rng=rng, dtype=np.float64)
+    x = rng.standard_normal((5, 2, 4, 5))
+    sample_cols_bytes = 2 * 3 * 2 * 4 * 2 * 8  # C·HH·WW·H'·W' float64 entries per sample
+    monkeypatch.setattr(conv2d, "_CHUNK_BYTES", per_chunk * sample_cols_bytes)
+    chunks = []
+    monkeypatch.setattr(conv2d, "col2im", lambda d, *a: chunks.append(len(d)) or col2im(d, *a))
+    dout = rng.standard_normal(layer.forward(x).shape)
+    dx_ref, *_ = conv_backward_naive(dout, x, layer.params["W"].value, (1, 2), (1, 0))
+    np.testing.assert_allclose(layer.backward(dout), dx_ref, rtol=0, atol=1e-10)
+    assert chunks == ([1, 1, 1, 1, 1] if per_chunk == 1 else [2, 2, 1])
 
 
 def test_hand_computed_values() -> None:

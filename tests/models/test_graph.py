@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from layers.affine import Affine
-from layers.base import Param, _cache_names
+from layers.base import Param, cache_names
 from layers.elementwise import Add, Multiply, Negate
 from layers.relu import ReLU
 from losses.softmax_cross_entropy import SoftmaxCrossEntropy
@@ -31,7 +31,7 @@ def _mlp_graph() -> ComputationalGraph:
 
 def _assert_no_cache(g: ComputationalGraph) -> None:
     for name, layer in g.layers().items():
-        cached = {a: getattr(layer, a) for a in _cache_names(type(layer))}
+        cached = {a: getattr(layer, a) for a in cache_names(type(layer))}
         assert all(v is None for v in cached.values()), f"{name} kept {cached}"
 
 
