@@ -62,10 +62,15 @@ class Layer:
             self.__dict__.pop(name, None)
 
     def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
-        """Shape of the output for inputs of these shapes (batch axis included)."""
-        dummies = [np.ones(s) for s in input_shapes]
-        out = self.forward(*dummies)
-        self.clear_cache()
+        """Shape of the output for inputs of these shapes (batch axis included). The probe
+        runs in eval mode, so it draws no dropout mask and moves no running statistics."""
+        training = self.training
+        self.eval()
+        try:
+            out = self.forward(*[np.ones(s) for s in input_shapes])
+        finally:
+            self.clear_cache()
+            self.train(training)
         return np.shape(out)
 
     def _cached(self, value: Any) -> Any:

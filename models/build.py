@@ -89,9 +89,9 @@ def build_data(config: Mapping[str, Any], rng: Generator) -> tuple[Splits, Stand
     try:
         X, y = load_dataset(data["name"], options, rng=rng)
         parts = split(X, y, data["val_fraction"], data["test_fraction"], rng=rng)
+        standardizer = Standardizer().fit(parts.train[0]) if data["standardize"] else None
     except (ValueError, TypeError) as err:
         raise ConfigError(str(err), ("data",)) from err
-    standardizer = Standardizer().fit(parts.train[0]) if data["standardize"] else None
     dtype, shape = np.dtype(config["dtype"]), data["shape"]
     train, val, test = (
         (_prepared(X, standardizer, dtype, shape), y)

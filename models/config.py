@@ -163,7 +163,9 @@ def _show(value: Any) -> str:
         return repr(value)
     if isinstance(value, bool | None | int | float):
         return yaml.dump(value, Dumper=_Dumper).removesuffix("\n...\n")
-    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=math.inf).strip()
+    text = yaml.dump(
+        value, Dumper=_Dumper, default_flow_style=True, width=math.inf, sort_keys=False
+    ).strip()
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -261,22 +263,29 @@ _WELL_KNOWN: dict[str, _Check] = {
 def _default_check(default: Any) -> _Check | None:
     """The check a default's type implies; a tuple of numbers wants a list of numbers."""
     if isinstance(default, tuple | list) and default:
-        kinds = {type(x) for x in default}
-        if len(kinds) == 1 and (kind := kinds.pop()) in _PLURAL:
-            return _list_of(_BY_TYPE[kind], f"a list of {_PLURAL[kind]}")
+        return _list_check({type(x) for x in default})
     return _BY_TYPE.get(type(default))
+
+
+def _list_check(kinds: set[Any]) -> _Check:
+    """A list check: of numbers, integers or strings when all items are of one such kind."""
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind in _PLURAL:
+        return _list_of(_BY_TYPE[kind], f"a list of {_PLURAL[kind]}")
+    return _BY_TYPE[list]
 
 
 _PLURAL = {int: "integers", float: "numbers", str: "strings"}
 
 
 def _hint_check(hint: Any) -> _Check | None:
-    """The check an annotation implies (int, float | None, Literal[...], tuple[...]), if any."""
+    """The check an annotation implies (int, float | None, Literal[...], tuple[int, ...]), or
+    None when it says nothing a config can be held to."""
     if isinstance(hint, type) and hint in _BY_TYPE:
         return _BY_TYPE[hint]
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (list, tuple, Sequence):
-        return _BY_TYPE[list]
+        return _list_check({a for a in args if a is not Ellipsis})
     if origin is typing.Literal and all(isinstance(a, str) for a in args):
         return _choice(*args)
     if origin in (typing.Union, types.UnionType):
@@ -288,14 +297,13 @@ def _hint_check(hint: Any) -> _Check | None:
 
 
 def _option_check(param: inspect.Parameter, hint: Any) -> _Check | None:
-    """How a config value for constructor parameter `param` is checked: by the well-known names,
-    else by the default's type, else by the annotation; None when nothing says."""
+    """How a config value for constructor parameter `param` is checked: by the well-known names
+    (out_dim, lr, ...), else by its annotation, else by its default's type; None when nothing
+    says (the constructor still checks it when the config is built)."""
     default = param.default
-    check = _WELL_KNOWN.get(param.name)
+    check = _WELL_KNOWN.get(param.name) or _hint_check(hint)
     if check is None and default is not param.empty and default is not None:
         check = _default_check(default)
-    if check is None:
-        check = _hint_check(hint)
     return _optional(check) if check is not None and default is None else check
 
 
@@ -387,22 +395,30 @@ def _typed(
         cls = registry.get(name)
     except ValueError as err:
         raise ConfigError(str(err), (*key, "type")) from None
-    params = inspect.signature(cls).parameters
-    options = [
-        n for n in registry.accepted(name) if n not in context and params[n].kind not in _VARIADIC
-    ]
+    options = _settable(registry, name, context)
     _reject_unknown(spec, ["type", *extra, *options], key, f"{registry.kind} {name!r} takes")
     hints, resolved = _hints(cls), {"type": name}
-    for option in options:
-        param, at = params[option], (*key, option)
+    for option, param in options.items():
         if option in spec:
             check = _option_check(param, hints.get(option))
-            resolved[option] = _plain(spec[option]) if check is None else check(spec[option], at)
+            given = spec[option]
+            resolved[option] = _plain(given) if check is None else check(given, (*key, option))
         elif param.default is param.empty and option not in INFERRED_OPTIONS:
             raise ConfigError(f"{registry.kind} {name!r} needs option {option!r}", key)
         elif (default := _plain(param.default)) is not _MISSING:
             resolved[option] = default
     return resolved
+
+
+def _settable(registry: Registry, name: str, context: Sequence[str]) -> dict[str, Any]:
+    """{option: inspect.Parameter} a config may give for `name`: its constructor's keywords
+    (Registry.accepted) less those the build passes (`context`) and *args / **kwargs."""
+    params = inspect.signature(registry.get(name)).parameters
+    return {
+        option: params[option]
+        for option in registry.accepted(name)
+        if option not in context and params[option].kind not in _VARIADIC
+    }
 
 
 def _data(value: Any, key: Key) -> dict[str, Any]:
@@ -618,7 +634,7 @@ _TRAIN: dict[str, Field] = {
         _optional(_Check("a number > 0", lambda v: _is_number(v) and v > 0, float)),
     ),
     "early_stopping": (None, _early_stopping),
-    "checkpoint_every_epochs": (1, _optional(_POSITIVE)),
+    "checkpoint_every_epochs": (1, _POSITIVE),
     "checkpoint_every_steps": (None, _optional(_POSITIVE)),
 }
 _TOP: dict[str, Field] = {
@@ -666,29 +682,28 @@ class _Origin:
     lines: dict[Key, int]
     overrides: list[tuple[str, Key]]
 
+    def overridden(self, item: str, key: Key) -> None:
+        """Record `--set item`, which replaced whatever the file held at `key`."""
+        self.overrides.append((item, key))
+        for stale in [k for k in self.lines if k[: len(key)] == key]:
+            del self.lines[stale]
+
     def locate(self, err: ConfigError) -> ConfigError:
-        """`err` prefixed with the override that set its key, or else its file line."""
+        """`err` prefixed with its line when the file set its key, else with the override
+        closest to it (the one sharing the longest start, the latest of equals)."""
         if err.where:
             return err
-        if (item := self._override(err.key)) is not None:
-            return ConfigError(err.reason, err.key, f"--set {item}")
+        if err.key not in self.lines:
+            shared = [(_shared_start(err.key, key), i) for i, (_, key) in enumerate(self.overrides)]
+            n, i = max(shared, default=(0, 0))
+            if n:
+                return ConfigError(err.reason, err.key, f"--set {self.overrides[i][0]}")
         if not self.file:
             return err
         key = err.key
         while key not in self.lines and key:
             key = key[:-1]
         return ConfigError(err.reason, err.key, f"{self.file}:{self.lines.get(key, 1)}")
-
-    def _override(self, key: Key) -> str | None:
-        """The last override that set `key` or a key above it; for a key the file lacks, the
-        last one sharing the longest start with it (a --set that made its section)."""
-        best, shared = None, 0
-        for item, over in reversed(self.overrides):
-            if key[: len(over)] == over:
-                return item
-            if (n := _shared_start(key, over)) > shared:
-                best, shared = item, n
-        return None if key in self.lines else best
 
 
 def _shared_start(a: Key, b: Key) -> int:
@@ -700,11 +715,13 @@ def _shared_start(a: Key, b: Key) -> int:
 
 def _apply(config: Any, overrides: Sequence[str], origin: _Origin) -> Any:
     """A fresh copy of `config` with each `KEY=VALUE` set, recorded in `origin`."""
+    if isinstance(overrides, str):
+        raise TypeError(f"overrides must be a list of KEY=VALUE strings, got the str {overrides!r}")
     config = _fresh(config)
     for item in overrides:
         key, value = _override(item)
         _assign(config, key, value, f"--set {item}")
-        origin.overrides.append((item, key))
+        origin.overridden(item, key)
     return config
 
 

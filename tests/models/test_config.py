@@ -109,8 +109,8 @@ CATALOGUE = [
     ),
     (
         ("monitor: val_loss", "monitor: val_los"),
-        "10: train.early_stopping.monitor: must be one of val_loss, val_acc, train_loss, train_acc, "
-        "got 'val_los'",
+        "10: train.early_stopping.monitor: must be one of val_loss, val_acc, train_loss, "
+        "train_acc, got 'val_los'",
     ),
     (
         ("    - {type: affine, out_dim: 16}\n", "    - {type: affine}\n"),
@@ -203,7 +203,7 @@ def test_python_tag_is_refused_and_never_run(tmp_path: Path) -> None:
             "seed: 0\ndata: {name: spiral}\nmodel: {}\noptim: {type: sgd, lr: 1}\n",
             "3: model: needs exactly one of 'layers' (a chain) or 'graph' (a DAG of named nodes)",
         ),
-        ("a: &x [*x]\n", "1: a: an alias expands without end"),
+        ("a: &x [*x]\n", "1: a[0]: an alias expands without end"),
         (
             "seed: 2024-01-01\n",
             "1:7: tag '!!timestamp' is not allowed: a config holds plain "
@@ -239,12 +239,12 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
         (("name: r,", "name: h,"), "8: model.graph[3].name: 'h' already names a node"),
         (("name: r,", "name: x,"), "8: model.graph[3].name: 'x' already names the data input"),
         (
-            ("optim:", "  output: h\noptim:"),
+            ("output: out", "output: h"),
             "5: model.graph[0]: node 'out' does not lead to the output 'h': remove it, or make it "
             "the output",
         ),
         (
-            ("optim:", "  output: ou\noptim:"),
+            ("output: out", "output: ou"),
             "9: model.output: unknown node 'ou' (did you mean 'out'?); nodes: out, h, sum, r",
         ),
         (
@@ -290,12 +290,13 @@ def test_graph_errors(tmp_path: Path, change: tuple[str, str], expected: str) ->
         (
             ["model.layers.type=relu"],
             "--set model.layers.type=relu: model.layers: is "
-            "[{type: affine, out_dim: 16}, {type: relu}, {type: affine, out_dim: 3}], not a mapping",
+            "[{type: affine, out_dim: 16}, {type: relu}, {type: affine..., not a mapping",
         ),
         (["seed[0]=1"], "--set seed[0]=1: seed: is 0, not a list to index with [0]"),
         (
             ["schedule=null", "schedule.warmup_epochs=3"],
-            "--set schedule.warmup_epochs=3: schedule.type: required key missing; one of ",
+            "--set schedule.warmup_epochs=3: schedule.type: required key missing; one of cosine, "
+            "exponential, reduce_on_plateau, step",
         ),
         (
             ["optim.momentum=0", "optim.nesterov=true"],
@@ -425,7 +426,9 @@ def test_tuple_defaults_become_lists_and_ints_become_floats(tmp_path: Path) -> N
     }
     assert type(config["optim"]["lr"]) is float
     with pytest.raises(
-        ConfigError, match=r"optim.betas: must be a list of numbers, got \[0.9, 'a'\]"
+        ConfigError,
+        match=r"^--set optim=\{type: adam, betas: \[0.9, a\]\}: optim.betas: must be a list of "
+        r"numbers, got \[0.9, a\]$",
     ):
         load_config(write(tmp_path, BASE), ["optim={type: adam, betas: [0.9, a]}"])
 
@@ -440,7 +443,7 @@ def test_resolved_config_round_trips(tmp_path: Path, text: str) -> None:
 
 def test_dump_quotes_strings_that_read_as_floats(tmp_path: Path) -> None:
     text = (
-        GRAPH.replace("name: h,", "name: 1e3,")
+        GRAPH.replace("name: h,", "name: '1e3',")
         .replace("[h, r]", "['1e3', r]")
         .replace("inputs: [h]", "inputs: ['1e3']")
     )
@@ -466,3 +469,8 @@ def test_graph_resolves_output_and_keeps_listed_order(tmp_path: Path) -> None:
     assert config["model"]["output"] == "out"
     assert [n["name"] for n in config["model"]["graph"]] == ["out", "h", "sum", "r"]
     assert config["model"]["graph"][2] == {"name": "sum", "type": "add", "inputs": ["h", "r"]}
+
+
+def test_overrides_must_be_a_list_not_one_string(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="overrides must be a list of KEY=VALUE strings"):
+        load_config(write(tmp_path, BASE), "optim.lr=1")  # type: ignore[arg-type]

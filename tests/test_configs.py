@@ -1,0 +1,39 @@
+"""Every shipped config loads, builds, and scores the data's classes with finite numbers."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.build import build
+from models.config import dump_config, load_config
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+
+
+def test_the_shipped_configs_are_there() -> None:
+    names = {path.name for path in CONFIGS}
+    expected = {"mlp.yaml", "spiral_svm.yaml", "linear_softmax.yaml", "digits_mlp.yaml"}
+    assert expected | {"moons_mlp.yaml", "residual_mlp.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_builds(path: Path) -> None:
+    config = load_config(path)
+    exp = build(config)
+    X, y = exp.splits.train
+    scores = exp.model.forward(X)
+    assert scores.shape == (len(y), exp.n_classes)
+    assert scores.dtype == np.dtype(config["dtype"])
+    loss = exp.loss.forward(scores, y)
+    assert np.isfinite(loss) and loss > 0
+    assert exp.model.backward(exp.loss.backward()) is None
+    assert all(np.isfinite(p.grad).all() for p in exp.model.params().values())
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_config_resolves_to_a_fixed_point(path: Path, tmp_path: Path) -> None:
+    config = load_config(path)
+    saved = tmp_path / "config.yaml"
+    saved.write_text(dump_config(config))
+    assert load_config(saved) == config
