@@ -11,19 +11,18 @@ arrays only (bool, int, uint, float): nothing in a checkpoint can execute code.
 """
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-
-from layers.base import Param
 
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
@@ -46,6 +45,7 @@ class Checkpoint:
     library: str
 
 
+@functools.cache
 def library_version() -> str:
     try:
         return f"gategraph {metadata.version('gategraph')}"
@@ -103,15 +103,41 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(path: Path, state: Mapping[str, Any], *, config: Mapping[str, Any]) -> None:
-    """Save the state tree `state` and the resolved `config` to `path` (.npz), atomically."""
+def save_checkpoint(
+    path: Path,
+    state: Mapping[str, Any],
+    *,
+    config: Mapping[str, Any],
+    copies: Sequence[Path] = (),
+) -> None:
+    """Save the state tree `state` and the resolved `config` to `path` (.npz), atomically;
+    each of `copies` becomes the same file (a hard link when the file system has them)."""
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(dict(state), "", arrays)
     meta = {"format": FORMAT_VERSION, "library": library_version(), "config": config}
     meta["state"] = tree
     meta["checksum"] = _checksum(arrays, meta)
-    arrays[META_KEY] = np.frombuffer(_dumps(meta).encode(), np.uint8)
+    text = json.dumps(meta, separators=(",", ":"))  # key order kept: history rows read back alike
+    arrays[META_KEY] = np.frombuffer(text.encode(), np.uint8)
     atomic_write(Path(path), lambda f: np.savez(f, **arrays))
+    for copy in copies:
+        _link_atomic(Path(path), Path(copy))
+    if copies:
+        _fsync_folder(Path(path).parent)
+
+
+def _link_atomic(source: Path, target: Path) -> None:
+    """Make `target` a hard link to `source`, atomically (no data to write or fsync again).
+    Files are only ever replaced, never written in place, so the link never sees a change."""
+    temp = temp_path(target)
+    with contextlib.suppress(FileNotFoundError):
+        temp.unlink()
+    try:
+        os.link(source, temp)
+    except OSError:  # no hard links on this file system: copy the bytes
+        atomic_write(target, lambda f: f.write(source.read_bytes()))
+        return
+    os.replace(temp, target)
 
 
 def _encode(tree: Any, where: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -138,6 +164,7 @@ def _encode(tree: Any, where: str, arrays: dict[str, np.ndarray]) -> Any:
 
 
 def _dumps(meta: Mapping[str, Any]) -> str:
+    """The canonical text the checksum covers (sorted keys)."""
     return json.dumps(meta, sort_keys=True, separators=(",", ":"))
 
 
@@ -231,32 +258,34 @@ def _decode(tree: Any, arrays: Mapping[str, np.ndarray]) -> Any:
 # ---- matching a model -----------------------------------------------------------------------
 
 
-def check_params(saved: Mapping[str, Any], params: Mapping[str, Param], *, source: str) -> None:
-    """Raise CheckpointError listing every name, shape or dtype that differs from the model."""
-    problems = [
-        f"missing {name} {tuple(p.value.shape)}" for name, p in params.items() if name not in saved
-    ]
+def check_arrays(
+    saved: Mapping[str, Any], expected: Mapping[str, np.ndarray], *, source: str
+) -> None:
+    """Raise CheckpointError listing every name, shape or dtype of `saved` that differs from
+    `expected` (a model's params and buffers by dotted name)."""
+    problems = [f"missing {name} {a.shape}" for name, a in expected.items() if name not in saved]
     problems += [
-        f"unexpected {name} {np.shape(a)}" for name, a in saved.items() if name not in params
+        f"unexpected {name} {np.shape(a)}" for name, a in saved.items() if name not in expected
     ]
-    for name, p in params.items():
-        if name not in saved:
+    for name, want in expected.items():
+        got = saved.get(name)
+        if got is None:
             continue
-        array = saved[name]
-        if not isinstance(array, np.ndarray) or array.shape != p.value.shape:
-            problems.append(f"{name} is {np.shape(array)} in the checkpoint, {p.value.shape} here")
-        elif array.dtype != p.value.dtype:
-            problems.append(f"{name} is {array.dtype} in the checkpoint, {p.value.dtype} here")
+        if not isinstance(got, np.ndarray) or got.shape != want.shape:
+            problems.append(f"{name} is {np.shape(got)} in the checkpoint, {want.shape} here")
+        elif got.dtype != want.dtype:
+            problems.append(f"{name} is {got.dtype} in the checkpoint, {want.dtype} here")
     if problems:
         raise CheckpointError(
             f"{source}: the checkpoint does not match this model: {'; '.join(problems)}"
         )
 
 
-def load_params(
-    saved: Mapping[str, np.ndarray], params: Mapping[str, Param], *, source: str
+def load_arrays(
+    saved: Mapping[str, Any], targets: Mapping[str, np.ndarray], *, source: str
 ) -> None:
-    """Copy saved values into `params` in place (their buffers are shared), after checking."""
-    check_params(saved, params, source=source)
-    for name, p in params.items():
-        p.value[...] = saved[name]
+    """Copy saved arrays into `targets` in place (params are views of one buffer), after
+    `check_arrays`."""
+    check_arrays(saved, targets, source=source)
+    for name, target in targets.items():
+        target[...] = saved[name]

@@ -636,6 +636,7 @@ _TRAIN: dict[str, Field] = {
     "early_stopping": (None, _early_stopping),
     "checkpoint_every_epochs": (1, _POSITIVE),
     "checkpoint_every_steps": (None, _optional(_POSITIVE)),
+    "diagnostics": (False, _BOOLEAN),
 }
 _TOP: dict[str, Field] = {
     "seed": (0, _integer(low=0)),

@@ -222,6 +222,7 @@ class ComputationalGraph:
             for *_, layer in plan.forward_steps:
                 layer.clear_cache()
         self._backward_ready = self._caching
+        plan.grads[:] = [None] * len(plan.grads)  # gradients of an earlier pass are stale now
         return _scalar(values[plan.output])
 
     def backward(self, dout: Any = None) -> dict[str, Any]:
@@ -229,7 +230,8 @@ class ComputationalGraph:
         if plan is None or not self._backward_ready:
             raise RuntimeError("ComputationalGraph.backward called before forward (with caches)")
         grads = plan.grads
-        grads[:] = [None] * len(grads)
+        if grads[plan.output] is not None:  # a second backward of the same forward
+            grads[:] = [None] * len(grads)
         grads[plan.output] = self._seed(plan, dout)
         for bwd, ins, out in plan.backward_steps:
             result = bwd(grads[out])

@@ -11,12 +11,14 @@ import csv
 import hashlib
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from data import Splits, Standardizer
 from models.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -25,7 +27,10 @@ from models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from models.trainer import COLUMNS, Trainer
+from models.trainer import COLUMNS, Pair, State, Trainer
+
+if TYPE_CHECKING:
+    from models.build import Experiment
 
 # Config keys a resumed run may change: they alter when training stops or saves, never the
 # state it resumes from. `train.epochs` is refused with a cosine schedule, whose curve uses it.
@@ -110,11 +115,18 @@ class Run:
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         _write_text(self.folder / "summary.json", json.dumps(summary, indent=2) + "\n", fsync=True)
 
-    def save(self, kind: str, trainer: Trainer, *, config: Mapping[str, Any], extra: dict) -> None:
-        """Save `trainer`'s state plus `extra` (standardizer, data fingerprint) as `kind`."""
-        state = trainer.state_dict()
-        state.update(extra)
-        save_checkpoint(self.checkpoint(kind), state, config=config)
+    def save(
+        self, states: Mapping[str, State], *, config: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> None:
+        """Write each {kind: state} ("last", "best") with `extra` (standardizer, data
+        fingerprint) added; kinds sharing one state object are written once and linked."""
+        done: list[State] = []
+        for kind, state in states.items():
+            if any(state is other for other in done):
+                continue
+            copies = [self.checkpoint(k) for k, s in states.items() if s is state and k != kind]
+            save_checkpoint(self.checkpoint(kind), {**state, **extra}, config=config, copies=copies)
+            done.append(state)
 
 
 def _write_text(path: Path, text: str, *, fsync: bool) -> None:
@@ -179,7 +191,7 @@ def summarize(
         "steps": p.global_step,
         "stopped_early": p.stopped,
         "best_epoch": p.best_epoch,
-        "final_checkpoint": "best" if trainer.best_values is not None else "last",
+        "final_checkpoint": "best" if trainer.best_weights is not None else "last",
         "final": final,
         "best": best_row,
         "last": history[-1] if history else None,
@@ -201,3 +213,39 @@ def relative(path: Path) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+# ---- evaluating -----------------------------------------------------------------------------
+
+
+def pick_split(splits: Splits, name: str | None) -> tuple[str, Pair]:
+    """The split called `name`, by default test if it has samples, else val, else train."""
+    if name is None:
+        name = next(n for n in ("test", "val", "train") if len(getattr(splits, n)[0]))
+    X, y = getattr(splits, name)
+    if len(X) == 0:
+        raise ValueError(f"the run has no {name} split (data.{name}_fraction is 0)")
+    return name, (X, y)
+
+
+def inputs_for(
+    experiment: "Experiment", checkpoint: Checkpoint, X: np.ndarray, y: np.ndarray, source: Path
+) -> Pair:
+    """Raw samples from a file prepared as the run's data was: checked against the model's
+    input size and classes, standardized with the checkpoint's statistics, cast, reshaped."""
+    n_features, n_classes = math.prod(experiment.input_shape), experiment.n_classes
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{source}: {X.shape[1]} features per sample, but the model takes {n_features}"
+        )
+    if n_classes is not None and (y >= n_classes).any():
+        row = int(np.flatnonzero(y >= n_classes)[0])
+        raise ValueError(
+            f"{source}: sample {row} has label {int(y[row])}, but the model knows "
+            f"{n_classes} classes (0..{n_classes - 1})"
+        )
+    saved = checkpoint.state.get("standardizer")
+    if saved is not None:
+        X = Standardizer(saved["mean"], saved["std"]).transform(X)
+    X = np.ascontiguousarray(X, dtype=experiment.config["dtype"])
+    return X.reshape(len(X), *experiment.input_shape), y

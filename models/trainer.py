@@ -15,14 +15,17 @@ from tqdm import tqdm
 from data.batches import batch_slices, epoch_order
 from layers.base import Param
 from losses.base import Loss
-from models.checkpoint import load_params
+from models.checkpoint import CheckpointError, load_arrays
+from models.diagnostics import Diagnostics
 from models.sequential import Model
-from optim.base import Optimizer
+from optim.base import Optimizer, check_number
 from optim.clip import clip_grad_norm
 from optim.schedules import Schedule
 
 Pair = tuple[np.ndarray, np.ndarray]
+State = dict[str, Any]  # a state_dict(): nested dicts of arrays and JSON scalars
 MONITORS = {"val_loss": "min", "val_acc": "max", "train_loss": "min", "train_acc": "max"}
+DIAGNOSTICS_PROBE = 256  # training samples of the fixed batch that finds dead ReLUs
 COLUMNS = ("epoch", "train_loss", "train_penalty", "train_acc", "val_loss", "val_acc", "lr")
 HINT = "lower the learning rate (optim.lr) or clip gradients (train.clip_norm)"
 
@@ -41,14 +44,8 @@ class EarlyStopping:
             raise ValueError(
                 f"EarlyStopping monitor must be one of {list(MONITORS)}, got {self.monitor!r}"
             )
-        if (
-            isinstance(self.patience, bool)
-            or not isinstance(self.patience, int)
-            or (self.patience < 1)
-        ):
-            raise ValueError(f"EarlyStopping needs an integer patience >= 1, got {self.patience!r}")
-        if not (isinstance(self.min_delta, int | float) and self.min_delta >= 0):
-            raise ValueError(f"EarlyStopping needs min_delta >= 0, got {self.min_delta!r}")
+        check_number("EarlyStopping", "patience", self.patience, low=1, integer=True)
+        check_number("EarlyStopping", "min_delta", self.min_delta, low=0.0)
 
 
 class NonFiniteError(FloatingPointError):
@@ -106,22 +103,26 @@ class Trainer:
         clip_norm: float | None = None,
         eval_batch_size: int = 1024,
         quiet: bool = False,
+        diagnostics: bool = False,
     ) -> None:
-        for key, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Trainer needs an integer {key} >= 1, got {value!r}")
-        if clip_norm is not None and not (isinstance(clip_norm, int | float) and clip_norm > 0):
-            raise ValueError(f"Trainer needs clip_norm > 0 or None, got {clip_norm!r}")
+        check_number("Trainer", "batch_size", batch_size, low=1, integer=True)
+        check_number("Trainer", "eval_batch_size", eval_batch_size, low=1, integer=True)
+        if clip_norm is not None:
+            check_number("Trainer", "clip_norm", clip_norm, low=0.0, low_open=True)
         self.model, self.loss, self.optimizer, self.schedule = model, loss, optimizer, schedule
         self.rng, self.batch_size, self.clip_norm = rng, batch_size, clip_norm
         self.eval_batch_size, self.quiet = eval_batch_size, quiet
+        self.want_diagnostics = diagnostics
+        self.diagnostics: Diagnostics | None = None  # made at the first epoch: it needs data
         self.params: dict[str, Param] = model.params()
+        self.buffers = model_buffers(model)  # BatchNorm's running statistics and the like
         self.progress = Progress()
-        self.best_values: np.ndarray | None = None  # weights of the best epoch (early stopping)
+        self.best_weights: dict[str, Any] | None = None  # best epoch's, for early stopping
         self.interrupted = False
         self._stop_requested = False
         self._epoch_start = 0.0
         self._buffers: tuple[np.ndarray, ...] = ()
+        self._pending_best: State | None = None  # a best state not yet saved
         self._classify = True  # integer labels: accuracy is defined
 
     # ---- public API -----------------------------------------------------------------------
@@ -134,20 +135,31 @@ class Trainer:
         epochs: int,
         early_stopping: EarlyStopping | None = None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
-        save: Callable[[str], None] | None = None,
+        save: Callable[[dict[str, State]], None] | None = None,
         checkpoint_every_epochs: int = 1,
         checkpoint_every_steps: int | None = None,
     ) -> list[dict[str, Any]]:
         """Train until `epochs` epochs are done (counting those of a loaded state) or early
-        stopping fires; returns the history. `on_epoch_end(row)` sees each epoch's metrics;
-        `save(kind)` is called to write the "last" checkpoint (every `checkpoint_every_epochs`
-        epochs, every `checkpoint_every_steps` steps, at the end and on `request_stop`) and
-        the "best" one (whenever the monitored metric improves). After `request_stop` the
-        current step finishes, "last" is saved, `interrupted` is set, and fit returns.
+        stopping fires; returns the history, and with early stopping leaves the best weights.
+
+        `on_epoch_end(row)` sees each epoch's metrics. `save({kind: state})` writes
+        checkpoints of `state_dict()`s: "last" every `checkpoint_every_epochs` epochs, every
+        `checkpoint_every_steps` steps, at the end and on `request_stop`; "best", the state of
+        the epoch where the monitored metric last improved, along with the next "last" (the
+        two may be one object). After `request_stop` the current step finishes, "last" is
+        saved, `interrupted` is set and fit returns.
         """
         val = self.check_fit(train, val, epochs=epochs, early_stopping=early_stopping)
+        check_number(
+            "Trainer.fit", "checkpoint_every_epochs", checkpoint_every_epochs, low=1, integer=True
+        )
+        if checkpoint_every_steps is not None:
+            check_number(
+                "Trainer.fit", "checkpoint_every_steps", checkpoint_every_steps, low=1, integer=True
+            )
         monitor = early_stopping.monitor if early_stopping else self.default_monitor(val)
-        p, save = self.progress, save or (lambda kind: None)
+        p, save = self.progress, save or (lambda states: None)
+        self.interrupted = False
         with np.errstate(all="ignore"), self._bar(epochs) as bar:  # non-finite: checked below
             while p.epoch < epochs and not p.stopped and not self.interrupted:
                 self._train_epoch(train, save, checkpoint_every_steps)
@@ -156,16 +168,18 @@ class Trainer:
                 row, improved = self._end_epoch(val, monitor, early_stopping)
                 if on_epoch_end is not None:
                     on_epoch_end(row)
-                if improved:
-                    save("best")
-                last = p.epoch == epochs or p.stopped or self._stop_requested
-                if last or p.epoch % checkpoint_every_epochs == 0:
-                    save("last")
-                self.interrupted = self._stop_requested and p.epoch < epochs and not p.stopped
+                finished = p.epoch == epochs or p.stopped
+                due = finished or self._stop_requested or p.epoch % checkpoint_every_epochs == 0
+                self._checkpoint(save, last=due, best=improved)
+                self.interrupted = self._stop_requested and not finished
                 bar.update(1)
                 bar.set_postfix(self._postfix(row), refresh=False)
-        if early_stopping is not None and self.best_values is not None and not self.interrupted:
-            self.optimizer.values[...] = self.best_values
+        if self.interrupted:
+            self._stop_requested = False  # the request is served: a new fit runs again
+        elif early_stopping is not None and self.best_weights is not None:
+            self.optimizer.values[...] = self.best_weights["values"]
+            for name, array in self.buffers.items():
+                array[...] = self.best_weights["buffers"][name]
         return p.history
 
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float | None]:
@@ -193,8 +207,7 @@ class Trainer:
         self, train: Pair, val: Pair | None, *, epochs: int, early_stopping: EarlyStopping | None
     ) -> Pair | None:
         """Validate fit's arguments (an empty val counts as none); returns val or None."""
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"Trainer.fit needs an integer epochs >= 0, got {epochs!r}")
+        check_number("Trainer.fit", "epochs", epochs, low=0, integer=True)
         _check_pair("train", train)
         if val is not None and len(val[0]) == 0:
             val = None
@@ -209,7 +222,7 @@ class Trainer:
 
     # ---- state ----------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> State:
         """Everything needed to resume exactly: weights, optimizer, schedule, the Generator's
         state, progress (with this epoch's permutation) and history. Arrays are copies."""
         p = self.progress
@@ -219,31 +232,45 @@ class Trainer:
             progress["seconds"] = time.perf_counter() - self._epoch_start
         return {
             "params": {name: param.value.copy() for name, param in self.params.items()},
+            "buffers": {name: array.copy() for name, array in self.buffers.items()},
             "optimizer": self.optimizer.state_dict(),
             "schedule": None if self.schedule is None else self.schedule.state_dict(),
             "rng": self.rng.bit_generator.state,
             "progress": progress,
-            "best_values": None if self.best_values is None else self.best_values.copy(),
+            "best_weights": None if self.best_weights is None else _copy(self.best_weights),
             "history": [dict(row) for row in p.history],
         }
 
-    def load_state_dict(self, state: dict[str, Any], *, source: str = "state") -> None:
-        """Restore `state_dict()` output; a params mismatch raises naming every difference."""
-        load_params(state["params"], self.params, source=source)
+    def load_state_dict(self, state: State, *, source: str = "state") -> None:
+        """Restore `state_dict()` output. Raises CheckpointError naming `source`: for params
+        that do not match the model it lists every difference."""
+        try:
+            self._load_state(state, source)
+        except CheckpointError:
+            raise
+        except KeyError as err:
+            raise CheckpointError(f"{source}: not a trainer state, {err} is missing") from None
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{source}: cannot restore the trainer: {err}") from None
+
+    def _load_state(self, state: State, source: str) -> None:
+        load_weights(self.model, state, source=source)
         self.optimizer.load_state_dict(state["optimizer"])
         if (self.schedule is None) != (state["schedule"] is None):
-            raise ValueError(f"{source}: a schedule is configured on one side only")
+            raise ValueError("a schedule is configured on one side only")
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
         self.rng.bit_generator.state = state["rng"]
-        progress = dict(state["progress"])
-        self.progress = Progress(**progress, history=[dict(r) for r in state["history"]])
-        best = state["best_values"]
-        self.best_values = None if best is None else np.array(best, self.optimizer.values.dtype)
+        history = [dict(row) for row in state["history"]]
+        self.progress = Progress(**state["progress"], history=history)
+        best = state["best_weights"]
+        self.best_weights = None if best is None else _copy(best)
 
     # ---- the loop -------------------------------------------------------------------------
 
-    def _train_epoch(self, train: Pair, save: Callable[[str], None], every: int | None) -> None:
+    def _train_epoch(
+        self, train: Pair, save: Callable[[dict[str, State]], None], every: int | None
+    ) -> None:
         X, y = train
         p = self.progress
         if p.perm is None:
@@ -252,6 +279,8 @@ class Trainer:
         self.model.train()
         x_buf, y_buf, pred, hits = self._batch_buffers(X, y)
         self._classify = y.dtype.kind in "iu"
+        if self.want_diagnostics and self.diagnostics is None:
+            self.diagnostics = Diagnostics(self.model, X[:DIAGNOSTICS_PROBE])
         for idx in batch_slices(p.perm, self.batch_size, start=p.step):
             n = len(idx)
             xb = np.take(X, idx, axis=0, out=x_buf[:n], mode="clip")  # idx valid: no bounds pass
@@ -262,17 +291,39 @@ class Trainer:
                 p.correct += _count_correct(scores, yb, pred[:n], hits[:n])
             self.model.backward(self.loss.backward())
             self._check_finite(loss)
+            if self.diagnostics is not None:
+                self.diagnostics.before_step()
             self.optimizer.step()
+            if self.diagnostics is not None:
+                self.diagnostics.after_step()
             p.loss_sum += loss * n
             p.seen += n
             p.step += 1
             p.global_step += 1
             if self._stop_requested or (every and p.global_step % every == 0):
                 self._check_weights()
-                save("last")
+                self._checkpoint(save, last=True, best=False)
             if self._stop_requested:
                 self.interrupted = True
                 return
+
+    def _checkpoint(
+        self, save: Callable[[dict[str, State]], None], *, last: bool, best: bool
+    ) -> None:
+        """Save "last" when due, with the best state since the previous save; a best epoch
+        between two saves waits in memory, so `checkpoint_every_epochs` bounds all writes."""
+        if best:
+            self._pending_best = None
+        if not last:
+            if best:
+                self._pending_best = self.state_dict()
+            return
+        current = self.state_dict()
+        states = {"last": current}
+        if best or self._pending_best is not None:
+            states["best"] = current if best else self._pending_best
+        self._pending_best = None
+        save(states)
 
     def _batch_buffers(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         """x, y, predicted-class and hit buffers of one batch, reused every step."""
@@ -293,33 +344,50 @@ class Trainer:
         if self.clip_norm is not None:
             finite = math.isfinite(clip_grad_norm(grads, self.clip_norm))  # clips only if finite
         else:
-            finite = math.isfinite(grads.sum())  # a NaN or Inf anywhere makes the sum non-finite
-        if not (finite and math.isfinite(loss)):
-            raise self._non_finite(f"loss = {loss}", "gradient", lambda p: p.grad)
+            finite = math.isfinite(np.add.reduce(grads))  # any NaN or Inf makes the sum non-finite
+        if finite and math.isfinite(loss):
+            return
+        p = self.progress
+        where, param = self._locate_non_finite(finite)
+        step = p.global_step + 1
+        raise NonFiniteError(
+            f"non-finite value at step {step} (epoch {p.epoch + 1}, batch {p.step + 1}): "
+            f"loss = {loss}, {where}; stopped before the update, the last checkpoint is kept; "
+            f"{HINT}",
+            step=step,
+            param=param,
+        )
 
     def _check_weights(self) -> None:
         """Refuse to record weights that an update made non-finite (keeps the last good save)."""
-        if not math.isfinite(self.optimizer.values.sum()):
-            raise self._non_finite("after the update", "weight", lambda p: p.value)
-
-    def _non_finite(self, what: str, kind: str, pick: Callable[[Param], np.ndarray]) -> Exception:
+        if math.isfinite(self.optimizer.values.sum()):
+            return
         p = self.progress
-        bad = next((n for n, q in self.params.items() if not np.isfinite(pick(q)).all()), None)
-        weights = next((n for n, q in self.params.items() if not np.isfinite(q.value).all()), None)
-        if weights is not None and kind == "gradient":
-            where = f"the weights are already non-finite (first: {weights})"
-            bad = weights
-        elif bad is not None:
-            where = f"first non-finite {kind}: {bad}"
-        else:
-            where = f"every {kind} is finite but their sum overflows"
-        step = p.global_step + 1 if kind == "gradient" else p.global_step
-        message = (
-            f"non-finite value at step {step} (epoch {p.epoch + 1}, batch {p.step + 1}): "
-            f"{what}; {where}; training stopped before the update, the last checkpoint is "
-            f"kept; {HINT}"
+        param = _first_non_finite({n: q.value for n, q in self.params.items()})
+        raise NonFiniteError(
+            f"the update of step {p.global_step} (epoch {p.epoch + 1}) made the weights "
+            f"non-finite, first {param}; the last checkpoint is kept; {HINT}",
+            step=p.global_step,
+            param=param,
         )
-        return NonFiniteError(message, step=step, param=bad)
+
+    def _locate_non_finite(self, grads_finite: bool) -> tuple[str, str | None]:
+        """Where a failed check came from: (description, parameter name or None)."""
+        params = self.params.items()
+        if not grads_finite:
+            bad = _first_non_finite({n: q.grad for n, q in params})
+            if bad is not None:
+                return f"first non-finite gradient: {bad}", bad
+            return "every gradient finite but their sum overflows", None
+        bad = _first_non_finite({n: q.value for n, q in params})
+        if bad is not None:
+            return f"the weights are already non-finite, first {bad}", bad
+        graph = self.model.graph
+        bad = _first_non_finite({n: graph.value(n) for n in self.model.layers})
+        if bad is not None:
+            return f"first non-finite output: layer {bad} (every gradient finite)", None
+        top = float(np.max(np.abs(graph.value(graph.output_name))))
+        return f"every gradient finite, scores finite but as large as {top:.3g}", None
 
     def _end_epoch(
         self, val: Pair | None, monitor: str, early_stopping: EarlyStopping | None
@@ -334,20 +402,15 @@ class Trainer:
         }
         metrics = self.evaluate(*val) if val is not None else {"loss": None, "acc": None}
         row.update(val_loss=metrics["loss"], val_acc=metrics["acc"], lr=self.optimizer.lr)
+        if self.diagnostics is not None:
+            row.update(self.diagnostics.end_epoch())
         row["seconds"] = time.perf_counter() - self._epoch_start
         improved = self._track_best(row[monitor], MONITORS[monitor], early_stopping)
         if self.schedule is not None:
             self.schedule.step(row[monitor])
-        history = p.history + [row]
-        self.progress = Progress(
-            epoch=p.epoch + 1,
-            global_step=p.global_step,
-            best=p.best,
-            best_epoch=p.best_epoch,
-            bad_epochs=p.bad_epochs,
-            stopped=p.stopped,
-            history=history,
-        )
+        p.history.append(row)
+        p.epoch += 1
+        p.step, p.perm, p.loss_sum, p.correct, p.seen, p.seconds = 0, None, 0.0, 0, 0, 0.0
         return row, improved
 
     def _track_best(
@@ -367,7 +430,9 @@ class Trainer:
         if improved:
             p.best, p.best_epoch, p.bad_epochs = value, p.epoch + 1, 0
             if early_stopping is not None:
-                self.best_values = self.optimizer.values.copy()
+                self.best_weights = _copy(
+                    {"values": self.optimizer.values, "buffers": self.buffers}
+                )
         else:
             p.bad_epochs += 1
             p.stopped = early_stopping is not None and p.bad_epochs >= early_stopping.patience
@@ -441,6 +506,38 @@ def _count_correct(scores: np.ndarray, y: np.ndarray, pred: np.ndarray, hits: np
     else:
         np.equal(np.greater(scores.reshape(len(y)), 0, out=hits), y, out=hits)
     return int(np.count_nonzero(hits))
+
+
+def model_buffers(model: Model) -> dict[str, np.ndarray]:
+    """Layer state that is saved but not trained (BatchNorm's running statistics), by dotted
+    name like the params: {"batch_norm0.running_mean": array}."""
+    return {
+        f"{name}.{key}": array
+        for name, layer in model.layers.items()
+        for key, array in getattr(layer, "buffers", {}).items()
+    }
+
+
+def load_weights(model: Model, state: State, *, source: str) -> None:
+    """Copy a state's params and buffers into `model`, in place, after checking that every
+    name, shape and dtype matches (CheckpointError lists each difference)."""
+    targets = {name: p.value for name, p in model.params().items()} | model_buffers(model)
+    load_arrays({**state["params"], **state["buffers"]}, targets, source=source)
+
+
+def _copy(tree: Any) -> Any:
+    """A deep copy of nested dicts of arrays."""
+    if isinstance(tree, dict):
+        return {k: _copy(v) for k, v in tree.items()}
+    return np.array(tree, copy=True)
+
+
+def _first_non_finite(arrays: dict[str, Any]) -> str | None:
+    """Name of the first array (or number) holding a NaN or Inf, in the given (forward) order."""
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            return name
+    return None
 
 
 def _check_pair(name: str, pair: Pair) -> None:

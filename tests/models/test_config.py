@@ -412,6 +412,7 @@ def test_resolved_config_has_every_default(tmp_path: Path) -> None:
         "early_stopping": {"monitor": "val_loss", "patience": 3, "min_delta": 0.0},
         "checkpoint_every_epochs": 1,
         "checkpoint_every_steps": None,
+        "diagnostics": False,
     }
 
 

@@ -1,0 +1,152 @@
+"""scripts/evaluate.py: loss, accuracy and confusion matrix of a run's checkpoint on a split
+or a file, equal to what the run itself measured; bad files and foreign checkpoints refused."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.build import build
+from models.checkpoint import load_checkpoint
+from models.config import load_config
+from models.trainer import evaluate, load_weights
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+
+
+def script(name: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "scripts" / name), *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: str) -> None:
+    lines = [names] + [
+        ",".join(map(repr, [*map(float, x), int(c)])) for x, c in zip(X, y, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two runs on a csv file (hidden sizes 16 and 8) with a test split, 6 epochs each."""
+    cwd = tmp_path_factory.mktemp("evaluate")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 2)) * [3.0, 0.5] + 2.0
+    y = (X[:, 0] > 2.0).astype(int) + (X[:, 1] > 2.3).astype(int)
+    write_csv(cwd / "points.csv", X, y, "a,b,label")
+    for name, hidden in (("run", 16), ("other", 8)):
+        (cwd / f"{name}.yaml").write_text(
+            f"data: {{name: file, path: {cwd / 'points.csv'}, val_fraction: 0.2, "
+            "test_fraction: 0.2}\n"
+            f"model: {{layers: [{{type: affine, out_dim: {hidden}}}, {{type: relu}}, "
+            "{type: affine, out_dim: 3}], loss: {type: softmax_cross_entropy}}\n"
+            "optim: {type: sgd, lr: 0.1, momentum: 0.9}\ntrain: {epochs: 6, batch_size: 16}\n"
+        )
+        done = script("train.py", "--config", f"{name}.yaml", "--out", name, cwd=cwd)
+        assert done.returncode == 0, done.stderr
+    return cwd
+
+
+def parse(stdout: str) -> tuple[float, float, np.ndarray]:
+    lines = stdout.splitlines()
+    loss, acc = map(
+        float, re.fullmatch(r"loss (\S+), accuracy (\S+) \(\d+/\d+\)", lines[1]).groups()
+    )
+    assert lines[2] == "confusion matrix (rows: true class, columns: predicted class)"
+    matrix = np.array([[int(c) for c in line.split()[1:]] for line in lines[4:]])
+    return loss, acc, matrix
+
+
+def test_default_is_the_best_checkpoint_on_the_test_split(runs: Path) -> None:
+    done = script("evaluate.py", "--run", "run", "--checkpoint", "last", cwd=runs)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "run run, checkpoint last (after epoch 6), test split: 30 samples"
+    )
+    loss, acc, matrix = parse(done.stdout)
+    final = json.loads((runs / "run" / "summary.json").read_text())["final"]["test"]
+    assert (loss, acc) == (round(final["loss"], 4), round(final["acc"], 4))
+    experiment = build(load_config(runs / "run" / "config.yaml"))
+    y = experiment.splits.test[1]
+    assert matrix.sum(axis=1).tolist() == np.bincount(y, minlength=3).tolist()  # true classes
+    assert matrix.trace() == round(final["acc"] * len(y))
+    best = script("evaluate.py", "--run", "run", cwd=runs)
+    assert best.stdout.splitlines()[0].startswith("run run, checkpoint best (after epoch ")
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_named_split(runs: Path, split: str) -> None:
+    done = script("evaluate.py", "--run", "run", "--checkpoint", "last", "--split", split, cwd=runs)
+    final = json.loads((runs / "run" / "summary.json").read_text())["final"][split]
+    loss, acc, _ = parse(done.stdout)
+    assert (loss, acc) == (round(final["loss"], 4), round(final["acc"], 4))
+
+
+def test_a_data_file_is_prepared_like_the_training_data(runs: Path) -> None:
+    done = script("evaluate.py", "--run", "run", "--data", "points.csv", cwd=runs)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].endswith("points.csv: 150 samples")
+    experiment = build(load_config(runs / "run" / "config.yaml"))
+    state = load_checkpoint(runs / "run" / "checkpoints" / "best.npz").state
+    load_weights(experiment.model, state, source="best.npz")
+    splits = experiment.splits
+    X = np.concatenate([splits.train[0], splits.val[0], splits.test[0]])
+    y = np.concatenate([splits.train[1], splits.val[1], splits.test[1]])
+    expected = evaluate(experiment.model, experiment.loss, X, y)
+    loss, acc, matrix = parse(done.stdout)
+    assert (loss, acc) == (round(expected["loss"], 4), round(expected["acc"], 4))
+    assert matrix.sum() == 150
+
+
+# ---- refusals -------------------------------------------------------------------------------
+
+
+def refused(done: subprocess.CompletedProcess, message: str) -> None:
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert done.stderr == f"error: {message}\n"
+
+
+def test_a_file_with_other_features_is_refused(runs: Path, tmp_path: Path) -> None:
+    write_csv(tmp_path / "three.csv", np.ones((4, 3)), np.zeros(4, int), "a,b,c,label")
+    done = script("evaluate.py", "--run", runs / "run", "--data", tmp_path / "three.csv", cwd=runs)
+    refused(done, f"{tmp_path / 'three.csv'}: 3 features per sample, but the model takes 2")
+
+
+def test_a_label_the_model_does_not_know_is_refused(runs: Path, tmp_path: Path) -> None:
+    write_csv(tmp_path / "labels.csv", np.ones((4, 2)), np.array([0, 2, 7, 1]), "a,b,label")
+    done = script("evaluate.py", "--run", runs / "run", "--data", tmp_path / "labels.csv", cwd=runs)
+    refused(done, f"{tmp_path / 'labels.csv'}: sample 2 has label 7, but the model knows 3 "
+                  "classes (0..2)")  # fmt: skip
+
+
+def test_a_checkpoint_from_another_model_is_refused(runs: Path, tmp_path: Path) -> None:
+    shutil.copytree(runs / "run", tmp_path / "run")
+    shutil.copy(runs / "other" / "checkpoints" / "best.npz", tmp_path / "run" / "checkpoints")
+    done = script("evaluate.py", "--run", "run", cwd=tmp_path)
+    refused(
+        done,
+        "run/checkpoints/best.npz: the checkpoint does not match this model: "
+        "affine0.W is (2, 8) in the checkpoint, (2, 16) here; "
+        "affine0.b is (8,) in the checkpoint, (16,) here; "
+        "affine1.W is (8, 3) in the checkpoint, (16, 3) here",
+    )
+
+
+def test_a_missing_split_or_run_is_refused(runs: Path, tmp_path: Path) -> None:
+    shutil.copytree(runs / "run", tmp_path / "run")
+    config = tmp_path / "run" / "config.yaml"
+    config.write_text(config.read_text().replace("test_fraction: 0.2", "test_fraction: 0.0"))
+    refused(
+        script("evaluate.py", "--run", "run", "--split", "test", cwd=tmp_path),
+        "the run has no test split (data.test_fraction is 0)",
+    )
+    refused(script("evaluate.py", "--run", "nowhere", cwd=tmp_path), "nowhere: no such run folder")
+    done = script("evaluate.py", "--run", "run", "--split", "val", "--data", "x.csv", cwd=tmp_path)
+    refused(done, "--data and --split are alternatives: give one (see evaluate.py --help)")

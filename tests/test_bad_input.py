@@ -1,0 +1,289 @@
+"""The catalogue of bad input: every case runs the real CLI and gets exit code 2, one line on
+stderr naming the file, key or sample and what was wrong, no traceback, and no file changed."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MLP = (ROOT / "configs" / "mlp.yaml").read_text()
+FILE_CONFIG = """seed: 0
+data: {name: file, path: data.csv, val_fraction: 0.25}
+model:
+  layers: [{type: affine, out_dim: 8}, {type: relu}, {type: affine, out_dim: 3}]
+  loss: {type: softmax_cross_entropy}
+optim: {type: sgd, lr: 0.1}
+train: {epochs: 1, batch_size: 4}
+"""
+
+
+def run(script: str, *args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "scripts" / script), *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every path below `folder` with its mode, mtime and content."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        info = path.stat()
+        content = path.read_bytes() if path.is_file() else b""
+        state[str(path.relative_to(folder))] = (info.st_mode, info.st_mtime_ns, content)
+    return state
+
+
+def assert_refused(done: subprocess.CompletedProcess, *facts: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    for fact in facts:
+        assert fact in done.stderr, (fact, done.stderr)
+
+
+def csv_text(X: np.ndarray, y: list, header: str = "x1,x2,label") -> str:
+    rows = [",".join([*map(str, x), str(label)]) for x, label in zip(X.tolist(), y, strict=True)]
+    return header + "\n" + "\n".join(rows) + "\n"
+
+
+GOOD_X = np.round(np.random.default_rng(0).standard_normal((12, 2)), 3)
+GOOD_Y = [i % 3 for i in range(12)]
+
+
+def with_cell(row: int, column: int, value: str) -> str:
+    X = GOOD_X.astype(object)
+    X[row, column] = value
+    return csv_text(X, GOOD_Y)
+
+
+# (id, files to write, arguments after train.py, facts the message must state)
+TRAIN_CASES = [
+    (
+        "malformed YAML",
+        {"c.yaml": "seed: 0\ndata: {name: spiral\nmodel: 1\n"},
+        ["--config", "c.yaml"],
+        ["c.yaml:3:6: invalid YAML: expected ',' or '}'"],
+    ),
+    (
+        "python tag in the file",
+        {"c.yaml": 'seed: !!python/object/apply:os.system ["touch pwned"]\n'},
+        ["--config", "c.yaml"],
+        ["c.yaml:1:7: tag '!!python/object/apply:os.system' is not allowed"],
+    ),
+    (
+        "python tag in --set",
+        {"c.yaml": MLP},
+        ["--config", "c.yaml", "--set", 'seed=!!python/object/apply:os.system ["touch pwned"]'],
+        ["--set seed=", "tag '!!python/object/apply:os.system' is not allowed"],
+    ),
+    (
+        "unknown key",
+        {"c.yaml": MLP.replace("momentum: 0.9", "momentm: 0.9")},
+        ["--config", "c.yaml"],
+        ["c.yaml:", "optim.momentm: unknown key; did you mean 'momentum'?"],
+    ),
+    (
+        "unknown type",
+        {"c.yaml": MLP.replace("{type: affine, out_dim: 100}", "{type: afine, out_dim: 100}")},
+        ["--config", "c.yaml"],
+        ["model.layers[0].type: unknown layer 'afine' (did you mean 'affine'?)"],
+    ),
+    (
+        "wrong type",
+        {"c.yaml": MLP},
+        ["--config", "c.yaml", "--set", "train.epochs=ten"],
+        ["--set train.epochs=ten: train.epochs: must be a positive integer, got 'ten'"],
+    ),
+    (
+        "out of range",
+        {"c.yaml": MLP.replace("out_dim: 3}", "out_dim: -5}")},
+        ["--config", "c.yaml"],
+        ["c.yaml:20: model.layers[2].out_dim: must be a positive integer, got -5"],
+    ),
+    (
+        "malformed --set",
+        {"c.yaml": MLP},
+        ["--config", "c.yaml", "--set", "optim.lr"],
+        ["--set optim.lr: expected KEY=VALUE"],
+    ),
+    (
+        "labels out of range",
+        {"c.yaml": FILE_CONFIG, "data.csv": csv_text(GOOD_X, GOOD_Y[:7] + [5] + GOOD_Y[8:])},
+        ["--config", "c.yaml"],
+        ["c.yaml:4: model.layers[2]", "6 classes", "class ids in [0, 3)"],
+    ),
+    (
+        "labels not integers",
+        {"c.yaml": FILE_CONFIG, "data.csv": csv_text(GOOD_X, GOOD_Y[:4] + [1.5] + GOOD_Y[5:])},
+        ["--config", "c.yaml"],
+        ["data.csv: line 6, column 'label': labels must be integers >= 0, got 1.5"],
+    ),
+    (
+        "feature count does not match in_dim",
+        {
+            "c.yaml": FILE_CONFIG.replace("out_dim: 8}", "out_dim: 8, in_dim: 5}"),
+            "data.csv": csv_text(GOOD_X, GOOD_Y),
+        },
+        ["--config", "c.yaml"],
+        ["model.layers[0].in_dim: is 5, but the samples reaching this layer have shape (2,)"],
+    ),  # fmt: skip
+    (
+        "empty dataset",
+        {"c.yaml": FILE_CONFIG, "data.csv": "x1,x2,label\n"},
+        ["--config", "c.yaml"],
+        ["data.csv: no data rows after the header"],
+    ),
+    (
+        "NaN in the data",
+        {"c.yaml": FILE_CONFIG, "data.csv": with_cell(3, 1, "nan")},
+        ["--config", "c.yaml"],
+        ["data.csv: line 5, column 'x2': features must be finite, got nan"],
+    ),
+    (
+        "Inf in the data",
+        {"c.yaml": FILE_CONFIG, "data.csv": with_cell(0, 0, "-inf")},
+        ["--config", "c.yaml"],
+        ["data.csv: line 2, column 'x1': features must be finite, got -inf"],
+    ),
+    (
+        "missing config file",
+        {},
+        ["--config", "nope.yaml"],
+        ["nope.yaml: cannot read the config: No such file or directory"],
+    ),
+    (
+        "missing data file",
+        {"c.yaml": FILE_CONFIG},
+        ["--config", "c.yaml"],
+        ["data.csv: no such file"],
+    ),
+    (
+        "unreadable config (a folder)",
+        {"folder.yaml/inside": ""},
+        ["--config", "folder.yaml"],
+        ["folder.yaml: cannot read the config: Is a directory"],
+    ),
+    (
+        "unreadable config (not text)",
+        {"c.yaml": b"\xff\xfe\x00binary"},
+        ["--config", "c.yaml"],
+        ["c.yaml: cannot read the config: 'utf-8' codec can't decode byte 0xff"],
+    ),
+    (
+        "unreadable data file",
+        {"c.yaml": FILE_CONFIG.replace("data.csv", "data.npz"), "data.npz": b"PK\x03\x04junk"},
+        ["--config", "c.yaml"],
+        ["data.npz: not a readable .npz archive"],
+    ),
+    (
+        "no config and no run",
+        {},
+        [],
+        ["give --config FILE to start a run, or --resume RUN_DIR"],
+    ),
+    (
+        "resume a folder that is not a run",
+        {"empty/readme.txt": "hello"},
+        ["--resume", "empty"],
+        ["empty: not a run folder (no checkpoints/last.npz)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "facts"), [c[1:] for c in TRAIN_CASES], ids=[c[0] for c in TRAIN_CASES]
+)
+def test_train_refuses(tmp_path: Path, files: dict, args: list, facts: list) -> None:
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = snapshot(tmp_path)
+    done = run("train.py", *args, "--quiet", cwd=tmp_path)
+    assert_refused(done, *facts)
+    assert snapshot(tmp_path) == before  # no run folder, no runs/, nothing touched
+    assert not (tmp_path / "pwned").exists()
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two finished one-epoch runs whose models differ: `small` (hidden 8), `big` (hidden 16)."""
+    cwd = tmp_path_factory.mktemp("runs")
+    (cwd / "data.csv").write_text(csv_text(GOOD_X, GOOD_Y))
+    (cwd / "small.yaml").write_text(FILE_CONFIG)
+    (cwd / "big.yaml").write_text(FILE_CONFIG.replace("out_dim: 8}", "out_dim: 16}"))
+    for name in ("small", "big"):
+        assert run("train.py", "--config", f"{name}.yaml", "--out", name, cwd=cwd).returncode == 0
+    return cwd
+
+
+@pytest.fixture
+def work(runs: Path, tmp_path: Path) -> Path:
+    """A private copy of the runs, to spoil."""
+    shutil.copytree(runs, tmp_path / "w")
+    return tmp_path / "w"
+
+
+def spoil_and_check(work: Path, script: str, args: list[str], facts: list[str]) -> None:
+    before = snapshot(work)
+    assert_refused(run(script, *args, cwd=work), *facts)
+    assert snapshot(work) == before
+
+
+def test_resume_with_a_checkpoint_from_another_model(work: Path) -> None:
+    shutil.copy(work / "big" / "checkpoints" / "last.npz", work / "small" / "checkpoints")
+    facts = [
+        "cannot resume small with a changed config: model.layers[0].out_dim (16 -> 8)",
+        "only train.checkpoint_every_epochs",
+    ]
+    spoil_and_check(work, "train.py", ["--resume", "small"], facts)
+
+
+def test_evaluate_with_a_checkpoint_from_another_model(work: Path) -> None:
+    shutil.copy(work / "big" / "checkpoints" / "best.npz", work / "small" / "checkpoints")
+    facts = ["small/checkpoints/best.npz: the checkpoint does not match this model: "
+             "affine0.W is (2, 16) in the checkpoint, (2, 8) here"]  # fmt: skip
+    spoil_and_check(work, "evaluate.py", ["--run", "small"], facts)
+
+
+def test_a_truncated_checkpoint(work: Path) -> None:
+    last = work / "small" / "checkpoints" / "last.npz"
+    last.write_bytes(last.read_bytes()[:-100])
+    facts = ["small/checkpoints/last.npz: truncated or corrupted"]
+    spoil_and_check(work, "train.py", ["--resume", "small", "--set", "train.epochs=2"], facts)
+
+
+def test_a_pickled_checkpoint_never_runs(work: Path) -> None:
+    exploit = np.array([_Exploit(str(work / "pwned"))], dtype=object)
+    np.savez(work / "small" / "checkpoints" / "best.npz", params=exploit)
+    facts = ["best.npz: refused: it holds pickled (object) data, and loading never runs code"]
+    spoil_and_check(work, "evaluate.py", ["--run", "small"], facts)
+    assert not (work / "pwned").exists()
+
+
+def test_evaluate_a_file_with_other_features(work: Path) -> None:
+    (work / "three.csv").write_text(csv_text(np.ones((3, 3)), [0, 1, 2], "a,b,c,label"))
+    facts = ["three.csv: 3 features per sample, but the model takes 2"]
+    spoil_and_check(work, "evaluate.py", ["--run", "small", "--data", "three.csv"], facts)
+
+
+def test_evaluate_a_file_with_nan(work: Path) -> None:
+    (work / "nan.csv").write_text("x1,x2,label\n1,nan,0\n")
+    facts = ["nan.csv: line 2, column 'x2': features must be finite, got nan"]
+    spoil_and_check(work, "evaluate.py", ["--run", "small", "--data", "nan.csv"], facts)
+
+
+class _Exploit:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (Path(self.path),))
