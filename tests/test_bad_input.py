@@ -99,7 +99,7 @@ TRAIN_CASES = [
     ),
     (
         "out of range",
-        {"c.yaml": MLP.replace("out_dim: 3}", "out_dim: -5}")},
+        {"c.yaml": MLP.replace("out_dim: 3,", "out_dim: -5,")},
         ["--config", "c.yaml"],
         ["c.yaml:20: model.layers[2].out_dim: must be a positive integer, got -5"],
     ),
