@@ -35,21 +35,11 @@ LR, MOMENTUM, WEIGHT_DECAY, N_BATCHES = 1e-2, 0.9, 1e-4, 8
 
 
 def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Callable, list]:
-    """The objects a config builds: Sequential of Affine/ReLU, softmax CE, SGD."""
-    from layers import LAYERS
-    from losses import LOSSES
-    from models.sequential import Sequential
-    from optim import OPTIMIZERS
+    """A training step on the objects `build(config)` makes: Sequential, softmax CE, SGD."""
+    from models.build import build
 
-    config, rng = _config(sizes), np.random.default_rng(seed)
-    layers, dim = [], sizes[0]
-    for spec in config["model"]["layers"]:
-        spec = {"in_dim": dim, **spec} if spec["type"] == "affine" else spec
-        layers.append(LAYERS.build(spec, rng=rng, dtype=np.float32))
-        dim = spec.get("out_dim", dim)
-    model = Sequential(layers, input_grad=False)
-    loss = LOSSES.build(config["model"]["loss"])
-    optimizer = OPTIMIZERS.build(config["optim"], params=list(model.params().values()))
+    experiment = build(bench_config(sizes, seed))
+    model, loss, optimizer = experiment.model, experiment.loss, experiment.optimizer
 
     def step(x: np.ndarray, y: np.ndarray) -> float:
         value = loss.forward(model.forward(x), y)
@@ -57,24 +47,26 @@ def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Calla
         optimizer.step()
         return value
 
-    weights = [(p.value.copy(), q.value.copy()) for p, q in _pairs(model.params())]
+    params = list(model.params().values())
+    pairs = zip(params[::2], params[1::2], strict=True)
+    weights = [(W.value.copy(), b.value.copy()) for W, b in pairs]
     return step, weights
 
 
-def _config(sizes: tuple[int, ...]) -> dict:
+def bench_config(sizes: tuple[int, ...], seed: int) -> dict:
+    """The workload as a training config (its data only sizes the model: steps use fixed
+    random batches)."""
     layers: list[dict] = []
     for out_dim in sizes[1:]:
         layers += [{"type": "affine", "out_dim": out_dim}, {"type": "relu"}]
+    data = {"name": "blobs", "n_samples": 10 * sizes[-1], "centers": sizes[-1]}
     return {
+        "seed": seed,
         "dtype": "float32",
+        "data": {**data, "n_features": sizes[0], "val_fraction": 0.0},
         "model": {"layers": layers[:-1], "loss": {"type": "softmax_cross_entropy"}},
         "optim": {"type": "sgd", "lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY},
     }
-
-
-def _pairs(params: dict) -> list:
-    values = list(params.values())
-    return list(zip(values[0::2], values[1::2], strict=True))
 
 
 def make_runners(sizes: tuple[int, ...], batch: int, seed: int) -> dict[str, Callable]:

@@ -1,0 +1,146 @@
+"""The fast paths compute what the plain path computes: buffer reuse, flat parameter buffers
+and BLAS updates change where numbers live, never which numbers come out."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from layers.affine import Affine
+from layers.relu import ReLU
+from losses.softmax_cross_entropy import SoftmaxCrossEntropy
+from models.graph import ComputationalGraph
+from models.sequential import Model, Sequential
+from optim.sgd import SGD
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from bench_reference import ReferenceMLP  # noqa: E402
+
+SIZES, BATCH, STEPS = (6, 16, 12, 4), 8, 15
+LR, MOMENTUM, DECAY = 0.05, 0.9, 1e-3
+
+
+def _layers(seed: int, dtype: type = np.float32) -> list:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for d_in, d_out in zip(SIZES[:-1], SIZES[1:], strict=True):
+        layers += [Affine(d_in, d_out, rng=rng, dtype=dtype), ReLU()]
+    return layers[:-1]
+
+
+def _batches(dtype: type = np.float32) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    return [
+        (rng.standard_normal((BATCH, SIZES[0])).astype(dtype), rng.integers(0, SIZES[-1], BATCH))
+        for _ in range(3)
+    ]
+
+
+def _train(model: Model) -> tuple[list[float], list[np.ndarray]]:
+    loss = SoftmaxCrossEntropy()
+    optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
+    losses = []
+    for i in range(STEPS):
+        x, y = _batches()[i % 3]
+        losses.append(loss.forward(model.forward(x), y))
+        model.backward(loss.backward())
+        optimizer.step()
+    return losses, [p.value.copy() for p in model.params().values()]
+
+
+def _chain(reuse_buffers: bool) -> Model:
+    graph = ComputationalGraph(reuse_buffers=reuse_buffers)
+    node = graph.input("x", grad=False)
+    for layer in _layers(0):
+        node = graph.add(layer, node)
+    return Model(graph)
+
+
+def test_reused_buffers_train_bit_for_bit_like_fresh_arrays() -> None:
+    fresh_losses, fresh_weights = _train(_chain(reuse_buffers=False))
+    reused_losses, reused_weights = _train(_chain(reuse_buffers=True))
+    assert fresh_losses == reused_losses
+    for a, b in zip(fresh_weights, reused_weights, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_step_equals_the_plain_layer_by_layer_loop_with_separate_arrays() -> None:
+    """Flat buffers and BLAS axpy against gates called one by one and a NumPy update per
+    tensor: equal to float32 rounding (axpy may fuse a multiply-add)."""
+    losses, weights = _train(Sequential(_layers(0), input_grad=False))
+    layers, loss = _layers(0), SoftmaxCrossEntropy()
+    params = [p for layer in layers for p in layer.params.values()]
+    velocity = [np.zeros_like(p.value) for p in params]
+    plain_losses = []
+    for i in range(STEPS):
+        x, y = _batches()[i % 3]
+        for layer in layers:
+            x = layer.forward(x)
+        plain_losses.append(loss.forward(x, y))
+        d = loss.backward()
+        for layer in reversed(layers):
+            d = layer.backward(d)
+        for p, v in zip(params, velocity, strict=True):
+            g = p.grad + DECAY * p.value if p.decay else p.grad
+            v[...] = MOMENTUM * v + g
+            p.value[...] = p.value - LR * v
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-5)
+    for a, p in zip(weights, params, strict=True):
+        np.testing.assert_allclose(a, p.value, rtol=1e-4, atol=1e-6)
+
+
+def test_a_step_equals_the_benchmarks_hand_written_reference() -> None:
+    model = Sequential(_layers(0), input_grad=False)
+    params = list(model.params().values())
+    pairs = [
+        (W.value.copy(), b.value.copy()) for W, b in zip(params[::2], params[1::2], strict=True)
+    ]
+    reference = ReferenceMLP(pairs, BATCH, lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
+    losses, weights = _train(model)
+    ref_losses = [reference.step(*_batches()[i % 3]) for i in range(STEPS)]
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for a, b in zip(weights, reference.params(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_params_grads_and_optimizer_state_share_one_flat_buffer_each() -> None:
+    model = Sequential(_layers(0), input_grad=False)
+    params = model.params()
+    optimizer = SGD(params.values(), lr=LR, momentum=MOMENTUM)
+    assert all(p.value.base is optimizer.values for p in params.values())
+    assert all(p.grad.base is optimizer.grads for p in params.values())
+    assert optimizer.values.size == sum(p.value.size for p in params.values())
+    decayed = sum(p.value.size for p in params.values() if p.decay)
+    assert optimizer.n_decay == decayed  # weights first: decay is one prefix slice
+
+
+def test_training_steps_reuse_every_buffer_after_the_first() -> None:
+    model = Sequential(_layers(0), input_grad=False)
+    loss = SoftmaxCrossEntropy()
+    optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
+
+    def step() -> list[int]:
+        x, y = _batches()[0]
+        scores = model.forward(x)
+        loss.forward(scores, y)
+        model.backward(loss.backward())
+        optimizer.step()
+        return [id(b) for layer in [*model.layers.values(), loss] for b in layer._buffers.values()]
+
+    first = step()
+    assert step() == first and step() == first
+
+
+@pytest.mark.parametrize("batch", [BATCH, 5])
+def test_inference_caches_nothing_and_reuses_its_buffers(batch: int) -> None:
+    model = Sequential(_layers(0), input_grad=False)
+    x = _batches()[0][0][:batch]
+    first = model.predict(x)
+    affine = model.layers["affine1"]
+    out_buffer = affine._buffers[("out", (batch, SIZES[2]), np.dtype(np.float32))]
+    second = model.predict(x)
+    assert np.array_equal(first, second) and first is not second  # predict returns copies
+    assert affine._buffers[("out", (batch, SIZES[2]), np.dtype(np.float32))] is out_buffer
+    assert all(layer._x is None for layer in model.layers.values() if isinstance(layer, Affine))
+    assert all(layer._mask is None for layer in model.layers.values() if isinstance(layer, ReLU))
