@@ -44,7 +44,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.build import Experiment, build
-from models.config import ConfigError, Key, _parse, apply_overrides, dump_config, load_config
+from models.config import (
+    ConfigError,
+    Key,
+    _parse,
+    apply_overrides,
+    dump_config,
+    load_config,
+    render_key,
+)
 from models.run import (
     Run,
     check_resume_config,
@@ -76,7 +84,6 @@ TOP_KEYS += ("set", "space")
 MAX_TRIALS = 100_000
 JOURNAL = "study.journal"  # the study of a local sweep, inside its folder
 _KEY_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*")
-_KEY_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 
 
 # ---- the sweep config -----------------------------------------------------------------------
@@ -274,15 +281,10 @@ def _base(spec: Mapping[str, Any], path: Path) -> dict[str, Any]:
     except ConfigError as err:
         item = err.where.removeprefix("--set ")
         if item in overrides:
-            key = overrides[item]
-            above = "" if _show_key(err.key) == f"{key}: " else _show_key(err.key)
-            raise ConfigError(f"{above}{err.reason}", ("set", key)) from None
+            key, above = overrides[item], render_key(err.key)
+            reason = err.reason if above in ("", key) else f"{above}: {err.reason}"
+            raise ConfigError(reason, ("set", key)) from None
         raise
-
-
-def _show_key(key: Key) -> str:
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in key).lstrip(".")
-    return f"{text}: " if text else ""
 
 
 def _override(key: str, value: Any) -> str:
@@ -290,10 +292,9 @@ def _override(key: str, value: Any) -> str:
     return f"{key}={json.dumps(value)}"
 
 
-def _key_path(text: Any, key: Key) -> tuple[str | int, ...]:
+def _key_path(text: Any, key: Key) -> None:
     if not isinstance(text, str) or not _KEY_PATH.fullmatch(text):
         raise ConfigError("must be a dotted key path like optim.lr or model.layers[0].out_dim", key)
-    return tuple(int(i) if i else name for name, i in _KEY_PART.findall(text))
 
 
 def _leaves(config: Any, prefix: str = "") -> Iterator[str]:
@@ -1049,20 +1050,27 @@ def load_study(name: str, url: str) -> "optuna.Study":
 
 
 def leaderboard(study: "optuna.Study") -> tuple[list[str], list[dict[str, Any]]]:
-    """(columns, rows): finished trials, best first (completed ones by their metric, then
-    pruned ones by the last value they reported), with parameters and final metrics."""
+    """(columns, rows): finished trials, best first (completed ones by their metric, ties in
+    accuracy by the same split's loss, then pruned ones by the last value they reported),
+    with parameters and final metrics."""
     import optuna
 
     record = study.user_attrs.get(RECORD, {})
     metric = record.get("metric", "value")
     keys = list(record.get("space", {}))
     done = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED
-    trials = [t for t in study.get_trials(deepcopy=False, states=done)]
+    trials = study.get_trials(deepcopy=False, states=done)
     sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
 
-    def order(t: "optuna.trial.FrozenTrial") -> tuple[int, float]:
+    def order(t: "optuna.trial.FrozenTrial") -> tuple[bool, float, float]:
         value = t.value if t.value is not None else _last_value(t)
-        return (t.state != done[0], sign * value if value is not None else math.inf)
+        split = t.user_attrs.get("final", {}).get(metric.split("_")[0], {})
+        loss = split.get("loss") if metric.endswith("_acc") else None
+        return (
+            t.state != done[0],
+            sign * value if value is not None else math.inf,
+            loss if loss is not None else math.inf,
+        )
 
     rows = [_row(rank, t, metric, keys) for rank, t in enumerate(sorted(trials, key=order), 1)]
     splits = [s for s in ("train", "val", "test") if any(f"{s}_acc" in r for r in rows)]
