@@ -201,6 +201,54 @@ def bench_workload(name: str, rounds: int, seconds: float, seed: int) -> dict:
     }
 
 
+def bench_gradcheck(repeats: int = 5) -> dict[str, dict[str, float]]:
+    """The checker's modes on Affine x (32, 100) @ W (100, 50) in float64, against
+    torch.autograd.gradcheck (full and fast_mode) when torch is installed."""
+    from layers.affine import Affine
+    from layers.gradcheck import gradcheck
+
+    rng = np.random.default_rng(0)
+    layer, x = Affine(100, 50, rng=rng, dtype=np.float64), rng.standard_normal((32, 100))
+    runs: dict[str, Callable[[], object]] = {
+        "gategraph full": lambda: gradcheck(layer, x, np.random.default_rng(1), mode="full"),
+        "gategraph sparse (k=10)": lambda: gradcheck(
+            layer, x, np.random.default_rng(1), mode="sparse", k=10
+        ),
+        "gategraph fast (3 directions)": lambda: gradcheck(
+            layer, x, np.random.default_rng(1), mode="fast", directions=3
+        ),
+    }
+    runs.update(_torch_gradchecks(layer, x))
+    out = {}
+    for name, run in runs.items():
+        times = []
+        for _ in range(repeats if "full" not in name else 2):
+            start = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - start)
+        out[name] = {"ms": 1e3 * statistics.median(times)}
+    return out
+
+
+def _torch_gradchecks(layer: object, x: np.ndarray) -> dict[str, Callable[[], object]]:
+    try:
+        import torch
+    except ImportError:
+        return {}
+    W = torch.tensor(layer.params["W"].value, requires_grad=True)
+    b = torch.tensor(layer.params["b"].value, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+
+    def f(x: "torch.Tensor", W: "torch.Tensor", b: "torch.Tensor") -> "torch.Tensor":
+        return x @ W + b
+
+    check = torch.autograd.gradcheck
+    return {
+        "torch gradcheck full": lambda: check(f, (xt, W, b)),
+        "torch gradcheck fast_mode": lambda: check(f, (xt, W, b), fast_mode=True),
+    }
+
+
 def child_memory(framework: str, seed: int) -> None:
     """Run every workload a few steps under one framework; print peak RSS in MiB."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -246,7 +294,7 @@ def startup(repeats: int = 5) -> dict:
     return out
 
 
-def markdown(results: dict, mem: dict, start: dict) -> str:
+def markdown(results: dict, mem: dict, start: dict, checks: dict) -> str:
     lines = [
         "| workload | framework | steps/s median (min-max) | ratio to reference | "
         "fraction of GEMM ceiling |",
@@ -270,6 +318,13 @@ def markdown(results: dict, mem: dict, start: dict) -> str:
     if start:
         lines += ["", "| start-up | seconds (median of 5) |", "| --- | ---: |"]
         lines += [f"| `{label}` | {t:.3f} |" for label, t in start.items()]
+    if checks:
+        lines += [
+            "",
+            "| gradient check, Affine (32, 100) @ (100, 50), float64 | ms |",
+            "| --- | ---: |",
+        ]
+        lines += [f"| {name} | {r['ms']:.2f} |" for name, r in checks.items()]
     return "\n".join(lines)
 
 
@@ -281,7 +336,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.1 s blocks")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
-    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
+    parser.add_argument("--no-gradcheck", action="store_true", help="skip the checker timings")
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_memory:
@@ -299,10 +355,12 @@ def main() -> int:
     frameworks = list(next(iter(results.values())))
     mem = {} if args.no_memory else memory(frameworks, args.seed)
     start = startup()
+    checks = {} if args.no_gradcheck else bench_gradcheck()
     if args.json:
-        print(json.dumps({"workloads": results, "memory_mib": mem, "startup_s": start}, indent=2))
+        report = {"workloads": results, "memory_mib": mem, "startup_s": start, "gradcheck": checks}
+        print(json.dumps(report, indent=2))
     else:
-        print(markdown(results, mem, start))
+        print(markdown(results, mem, start, checks))
     return 0
 
 

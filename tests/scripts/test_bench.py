@@ -1,0 +1,36 @@
+"""scripts/bench.py runs every framework on a workload and reports ratios (timings are never
+asserted: only that the report is complete and consistent)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_reports_every_framework_with_ratios_to_the_same_run_reference() -> None:
+    command = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--workloads", "tiny"]
+    command += ["--rounds", "1", "--seconds", "0.02", "--no-memory", "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    tiny = report["workloads"]["tiny"]
+    assert {"gategraph", "numpy-reference", "gemm-ceiling"} <= set(tiny)
+    assert tiny["numpy-reference"]["ratio_to_reference"] == 1.0
+    assert tiny["gemm-ceiling"]["fraction_of_ceiling"] == 1.0
+    for row in tiny.values():
+        assert row["min"] <= row["median"] <= row["max"]
+        ratio = row["median"] / tiny["numpy-reference"]["median"]
+        assert abs(row["ratio_to_reference"] - ratio) < 1e-12
+    assert set(report["startup_s"]) == {"import", "train.py --help"}
+    assert {"gategraph full", "gategraph sparse (k=10)"} <= set(report["gradcheck"])
+
+
+def test_bench_refuses_an_unknown_workload() -> None:
+    command = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--workloads", "huge"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2
+    assert (
+        done.stderr == "bench.py: unknown workloads ['huge']; valid: tiny, small, medium, large\n"
+    )
