@@ -2,12 +2,13 @@
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.random import Generator
+from numpy.typing import DTypeLike
 
 from data import Splits, Standardizer, load_dataset, split
 from layers import LAYERS, Layer
@@ -94,15 +95,21 @@ def build_data(config: Mapping[str, Any], rng: Generator) -> tuple[Splits, Stand
         raise ConfigError(str(err), ("data",)) from err
     dtype, shape = np.dtype(config["dtype"]), data["shape"]
     train, val, test = (
-        (_prepared(X, standardizer, dtype, shape), y)
+        (prepare_inputs(X, standardizer, dtype, shape), y)
         for X, y in (parts.train, parts.val, parts.test)
     )
     return Splits(train, val, test), standardizer
 
 
-def _prepared(
-    X: np.ndarray, standardizer: Standardizer | None, dtype: np.dtype, shape: list[int] | None
+def prepare_inputs(
+    X: np.ndarray,
+    standardizer: Standardizer | None,
+    dtype: DTypeLike,
+    shape: Sequence[int] | None,
 ) -> np.ndarray:
+    """Samples X (N, D) as a model takes them: standardized (when `standardizer` is given),
+    cast to a C-contiguous `dtype` array and reshaped to (N, *shape) (kept (N, D) without a
+    shape). Raises ConfigError at data.shape when `shape` does not hold D values."""
     if standardizer is not None:
         X = standardizer.transform(X)
     X = np.ascontiguousarray(X, dtype=dtype)

@@ -72,9 +72,10 @@ _PLAIN_TAGS = {
 _PLAIN_TAGS.add("tag:yaml.org,2002:merge")  # the `<<` key of `<<: *defaults`
 
 
-def _parse(text: str, where: str, *, marks: bool = True) -> tuple[Any, dict[Key, int]]:
-    """The data in `text` and the line of each key path. Only plain data is accepted: a tag
-    like `!!python/object` is refused before anything is constructed."""
+def parse_yaml(text: str, where: str, *, marks: bool = True) -> tuple[Any, dict[Key, int]]:
+    """The data in YAML `text` and the line of each key path ({("optim", "lr"): 7}). Only plain
+    data is accepted: a tag like `!!python/object` is refused before anything is constructed.
+    Raises ConfigError at `where` (`where:line:column` when `marks`)."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -746,7 +747,7 @@ def _override(item: str) -> tuple[Key, Any]:
             where=f"--set {item}",
         )
     key = tuple(int(index) if index else name for name, index in _KEY_PART.findall(text))
-    return key, _fresh(_parse(raw, f"--set {item}", marks=False)[0])
+    return key, _fresh(parse_yaml(raw, f"--set {item}", marks=False)[0])
 
 
 def _assign(config: dict, key: Key, value: Any, where: str) -> None:
@@ -783,7 +784,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, An
         raise ConfigError(
             f"cannot read the config: {getattr(err, 'strerror', None) or err}", where=where
         ) from None
-    raw, lines = _parse(text, where)
+    raw, lines = parse_yaml(text, where)
     origin = _Origin(where, lines, [])
     try:
         resolved = _resolve(_apply(_root(raw), overrides, origin))

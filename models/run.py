@@ -14,11 +14,12 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from data import Splits, Standardizer
+from models.build import Experiment, prepare_inputs
 from models.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -28,9 +29,6 @@ from models.checkpoint import (
     save_checkpoint,
 )
 from models.trainer import COLUMNS, Pair, State, Trainer
-
-if TYPE_CHECKING:
-    from models.build import Experiment
 
 # Config keys a resumed run may change: they alter when training stops or saves, never the
 # state it resumes from. `train.epochs` is refused with a cosine schedule, whose curve uses it.
@@ -229,7 +227,7 @@ def pick_split(splits: Splits, name: str | None) -> tuple[str, Pair]:
 
 
 def inputs_for(
-    experiment: "Experiment", checkpoint: Checkpoint, X: np.ndarray, y: np.ndarray, source: Path
+    experiment: Experiment, checkpoint: Checkpoint, X: np.ndarray, y: np.ndarray, source: Path
 ) -> Pair:
     """Raw samples from a file prepared as the run's data was: checked against the model's
     input size and classes, standardized with the checkpoint's statistics, cast, reshaped."""
@@ -245,7 +243,6 @@ def inputs_for(
             f"{n_classes} classes (0..{n_classes - 1})"
         )
     saved = checkpoint.state.get("standardizer")
-    if saved is not None:
-        X = Standardizer(saved["mean"], saved["std"]).transform(X)
-    X = np.ascontiguousarray(X, dtype=experiment.config["dtype"])
-    return X.reshape(len(X), *experiment.input_shape), y
+    standardizer = None if saved is None else Standardizer(saved["mean"], saved["std"])
+    dtype = experiment.config["dtype"]
+    return prepare_inputs(X, standardizer, dtype, experiment.input_shape), y

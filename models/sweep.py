@@ -43,25 +43,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.build import Experiment, build
 from models.config import (
     ConfigError,
     Key,
-    _parse,
     apply_overrides,
-    dump_config,
     load_config,
+    parse_yaml,
     render_key,
 )
-from models.run import (
-    Run,
-    check_resume_config,
-    config_changes,
-    data_fingerprint,
-    relative,
-    summarize,
-)
-from models.trainer import MONITORS, EarlyStopping, NonFiniteError, Trainer
+from models.run import Run, config_changes, relative
+from models.session import Session
+from models.trainer import MONITORS, NonFiniteError
 
 if TYPE_CHECKING:
     import optuna
@@ -161,7 +153,7 @@ def load_sweep(path: str | Path, *, trials: int | None = None) -> Sweep:
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or err
         raise ConfigError(f"cannot read the sweep config: {reason}", where=where) from None
-    raw, lines = _parse(text, where)
+    raw, lines = parse_yaml(text, where)
     try:
         return _sweep(raw, path, trials)
     except ConfigError as err:
@@ -722,108 +714,6 @@ def seed_key(index: int) -> tuple[int, int, int]:
     return zlib.crc32(socket.gethostname().encode()), os.getpid(), index
 
 
-# ---- trials -------------------------------------------------------------------------------
-
-
-@dataclass
-class TrialRun:
-    """One trial's training in its own run folder, as `scripts/train.py` leaves it: config.yaml,
-    metrics.jsonl and .csv, checkpoints/last.npz and best.npz, summary.json; resumable."""
-
-    config: dict[str, Any]
-    run: Run
-    experiment: Experiment
-    trainer: Trainer
-    early: EarlyStopping | None
-    fingerprint: str
-
-    @classmethod
-    def start(cls, config: dict[str, Any], folder: Path) -> "TrialRun":
-        """A run of `config` in `folder`, resumed from its last checkpoint when it has one
-        (the retry of a trial whose worker died), otherwise new (in `folder-2` if `folder`
-        holds something that cannot be resumed)."""
-        parts = _prepare(config)
-        run = None
-        if (folder / "checkpoints" / "last.npz").is_file():
-            try:
-                run = _resume(config, folder, parts[1], parts[3])
-            except ValueError:  # CheckpointError too: start afresh rather than fail the trial
-                parts = _prepare(config)  # the failed load may have changed some state
-        session = cls(config, run or Run.create(folder), *parts)
-        session.run.write_config(dump_config(config))
-        if run is None:
-            session.save(
-                {"last": session.trainer.state_dict()}
-            )  # a step-0 checkpoint: even epoch 1 can be resumed
-        return session
-
-    def fit(self, after_epoch: Callable[[dict[str, Any]], bool]) -> None:
-        """Train; `after_epoch(row)` sees each epoch's metrics and returns True to stop."""
-        trainer, train, splits = self.trainer, self.config["train"], self.experiment.splits
-
-        def on_epoch_end(row: dict[str, Any]) -> None:
-            self.run.write_metrics(trainer.progress.history)
-            if after_epoch(row):
-                trainer.request_stop()
-
-        trainer.fit(
-            splits.train,
-            splits.val,
-            epochs=train["epochs"],
-            early_stopping=self.early,
-            on_epoch_end=on_epoch_end,
-            save=self.save,
-            checkpoint_every_epochs=train["checkpoint_every_epochs"],
-            checkpoint_every_steps=train["checkpoint_every_steps"],
-        )
-
-    def save(self, states: dict[str, Any]) -> None:
-        """Write checkpoints {kind: state} with what resuming checks, as train.py does."""
-        extra: dict[str, Any] = {"data_sha256": self.fingerprint, "standardizer": None}
-        if (standardizer := self.experiment.standardizer) is not None:
-            extra["standardizer"] = {"mean": standardizer.mean, "std": standardizer.std}
-        self.run.save(states, config=self.config, extra=extra)
-
-    def summarize(self) -> dict[str, Any]:
-        """summary.json, written; its `final` metrics are those of the model the run ends with."""
-        splits = self.experiment.splits
-        named = {"train": splits.train, "val": splits.val, "test": splits.test}
-        summary = summarize(self.trainer, named, run=relative(self.run.folder))
-        self.run.write_summary(summary)
-        return summary
-
-
-def _prepare(config: dict[str, Any]) -> tuple[Experiment, Trainer, EarlyStopping | None, str]:
-    """The experiment, its trainer, early stopping and training-data fingerprint."""
-    experiment = build(config)
-    train = config["train"]
-    trainer = Trainer(
-        experiment.model,
-        experiment.loss,
-        experiment.optimizer,
-        schedule=experiment.schedule,
-        rng=experiment.rng,
-        batch_size=train["batch_size"],
-        clip_norm=train["clip_norm"],
-        quiet=True,
-    )
-    early = EarlyStopping(**train["early_stopping"]) if train["early_stopping"] else None
-    return experiment, trainer, early, data_fingerprint(*experiment.splits.train)
-
-
-def _resume(config: dict[str, Any], folder: Path, trainer: Trainer, fingerprint: str) -> Run:
-    """The run in `folder`, `trainer` loaded from its last checkpoint; ValueError when that
-    checkpoint is unreadable or was made with another config or other data."""
-    run = Run.open(folder)
-    checkpoint = run.load("last")
-    check_resume_config(checkpoint.config, config, run=folder)
-    if checkpoint.state.get("data_sha256") != fingerprint:
-        raise ValueError(f"cannot resume {folder}: the training data differs")
-    trainer.load_state_dict(checkpoint.state, source=str(checkpoint.path))
-    run.clean()
-    return run
-
-
 # ---- workers ------------------------------------------------------------------------------
 
 
@@ -848,7 +738,7 @@ class Worker:
     say: Callable[[str], None] = _silent
     poll: float = 1.0
     stopping: bool = False
-    _trainer: Trainer | None = None
+    _session: Session | None = None
 
     def run(self) -> int:
         """Train trials until the sweep has none left; returns how many this worker took."""
@@ -886,8 +776,8 @@ class Worker:
 
     def request_stop(self) -> None:
         self.stopping = True
-        if self._trainer is not None:
-            self._trainer.request_stop()
+        if self._session is not None:
+            self._session.request_stop()
 
     def _objective(self, trial: "optuna.Trial") -> float:
         frozen = _frozen(trial)
@@ -897,25 +787,24 @@ class Worker:
         origin = frozen.system_attrs.get("failed_trial", trial.number)  # a retry resumes it
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
-            session = TrialRun.start(
-                self.sweep.trial_config(params), self.folder / _name_of(origin)
-            )
+            session = _session(self.sweep.trial_config(params), self.folder / _name_of(origin))
+            run = session.open()
         except (ValueError, TypeError, OSError) as err:  # ConfigError, DataError, ...
             raise self._failed(trial, f"cannot start: {err}") from err
-        trial.set_user_attr("run", session.run.folder.name)
-        self._trainer = session.trainer
+        trial.set_user_attr("run", run.folder.name)
+        self._session = session
         if self.stopping:  # a stop request came while the trial was being set up
-            session.trainer.request_stop()
+            session.request_stop()
         try:
             return self._train(trial, frozen, session, params)
         finally:
-            self._trainer = None
+            self._session = None
 
     def _train(
         self,
         trial: "optuna.Trial",
         frozen: "optuna.trial.FrozenTrial",
-        session: TrialRun,
+        session: Session,
         params: Mapping[str, Any],
     ) -> float:
         import optuna
@@ -929,7 +818,7 @@ class Worker:
             trial.set_user_attr("diverged", str(err))
             self.say(f"trial {trial.number} diverged ({_params(params)}): {err}")
             raise optuna.TrialPruned(str(err)) from err
-        if session.trainer.interrupted and not pruned:
+        if session.interrupted and not pruned:
             _queue_again(trial, frozen)
             raise self._failed(trial, "stopped by request; queued again to resume")
         summary = session.summarize()
@@ -948,6 +837,18 @@ class Worker:
         trial.set_user_attr("error", reason)
         self.say(f"trial {trial.number} failed: {reason}")
         return TrialFailedError(reason)
+
+
+def _session(config: dict[str, Any], folder: Path) -> Session:
+    """A trial's run of `config` in `folder`, resumed from its last checkpoint when it has one
+    (the retry of a trial whose worker died or was stopped), otherwise new (in `folder-2` if
+    `folder` holds something that cannot be resumed)."""
+    if Run(folder).checkpoint("last").is_file():
+        try:
+            return Session.resume(folder, config, quiet=True)
+        except ValueError:  # CheckpointError too: start afresh rather than fail the trial
+            pass
+    return Session.start(config, folder, quiet=True)
 
 
 def _frozen(trial: "optuna.Trial") -> "optuna.trial.FrozenTrial":

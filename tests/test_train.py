@@ -204,3 +204,23 @@ def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_run_folder_that_cannot_be_created_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train.py"),
+        "--config",
+        str(ROOT / "configs" / "mlp.yaml"),
+    ]
+    done = subprocess.run(
+        [*command, "--quiet", "--out", str(blocked / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot create the run folder: ")
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr

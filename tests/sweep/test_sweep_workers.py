@@ -14,10 +14,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 optuna = pytest.importorskip("optuna")
 
+from models.checkpoint import load_checkpoint  # noqa: E402
 from models.config import ConfigError  # noqa: E402
 from models.sweep import (  # noqa: E402
     JOURNAL,
@@ -112,6 +114,37 @@ def test_pruning_stops_a_hopeless_trial_early(write_sweep: Callable, tmp_path: P
     rows = (out / hopeless.user_attrs["run"] / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in rows] == [1, 2, 3, 4]
     assert len((out / good.user_attrs["run"] / "metrics.jsonl").read_text().splitlines()) == 20
+
+
+def test_a_trial_folder_resumes_with_train_py_like_a_straight_run(
+    write_sweep: Callable, tmp_path: Path
+) -> None:
+    path = write_sweep(
+        "base: base.yaml\nsampler: grid\npruner: none\nspace:\n  optim.lr: {choice: [0.2]}\n"
+    )
+    sweep, out = load_sweep(path), tmp_path / "out"
+    out.mkdir()
+    assert Worker(sweep, str(out / JOURNAL), out).run() == 1
+    trial = out / "trial-0000"
+    train = [sys.executable, str(SCRIPT.parent / "train.py"), "--quiet", "--set", "train.epochs=8"]
+    done = subprocess.run([*train, "--resume", trial], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [*train, "--config", trial / "config.yaml", "--out", tmp_path / "straight"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    resumed, straight = (
+        load_checkpoint(folder / "checkpoints" / "last.npz").state
+        for folder in (trial, tmp_path / "straight")
+    )
+    assert resumed["progress"]["epoch"] == straight["progress"]["epoch"] == 8
+    assert resumed["data_sha256"] == straight["data_sha256"]
+    for name in ("mean", "std"):
+        np.testing.assert_array_equal(resumed["standardizer"][name], straight["standardizer"][name])
+    for name, value in straight["params"].items():
+        np.testing.assert_array_equal(resumed["params"][name], value)
 
 
 @pytest.fixture(params=["journal", "postgresql"])
@@ -237,7 +270,7 @@ def test_a_stopped_worker_queues_its_trial_again_and_the_next_run_resumes_it(
 
 
 def _stop_after_epochs(worker: Worker, epochs: int) -> None:
-    while worker._trainer is None or worker._trainer.progress.epoch < epochs:
+    while (session := worker._session) is None or session.trainer.progress.epoch < epochs:
         time.sleep(0.005)
     worker.request_stop()
 
