@@ -69,17 +69,21 @@ def bench_config(sizes: tuple[int, ...], seed: int) -> dict:
     }
 
 
-def make_runners(sizes: tuple[int, ...], batch: int, seed: int) -> dict[str, Callable]:
+FRAMEWORKS = ("gategraph", "numpy-reference", "gemm-ceiling", "pytorch", "jax")
+
+
+def make_runner(framework: str, sizes: tuple[int, ...], batch: int, seed: int) -> Callable | None:
+    """One framework's training step, from the same initial weights as every other (None when
+    the framework is not installed)."""
     step, weights = gategraph_step(sizes, batch, seed)
-    runners = {"gategraph": step}
-    reference = ReferenceMLP(weights, batch, lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
-    runners["numpy-reference"] = reference.step
-    runners["gemm-ceiling"] = GemmCeiling(weights, batch).step
-    for name, factory in OPTIONAL.items():
-        runner = factory(weights, batch)
-        if runner is not None:
-            runners[name] = runner
-    return runners
+    if framework == "gategraph":
+        return step
+    if framework == "numpy-reference":
+        args = {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY}
+        return ReferenceMLP(weights, batch, **args).step
+    if framework == "gemm-ceiling":
+        return GemmCeiling(weights, batch).step
+    return OPTIONAL[framework](weights, batch)
 
 
 def torch_runner(weights: list, batch: int) -> Callable | None:
@@ -157,36 +161,60 @@ def jax_runner(weights: list, batch: int) -> Callable | None:
 OPTIONAL = {"pytorch": torch_runner, "jax": jax_runner}
 
 
-def time_blocks(runners: dict[str, Callable], batches: list, rounds: int, seconds: float) -> dict:
-    counts = {}
-    for name, step in runners.items():  # warm up and calibrate a block to about `seconds`
-        start, n = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds / 2 or n < 3:
-            step(*batches[n % len(batches)])
-            n += 1
-        counts[name] = max(3, int(n * seconds / (time.perf_counter() - start)))
-    rates: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, step in runners.items():
-            n = counts[name]
-            start = time.perf_counter()
-            for i in range(n):
-                step(*batches[i % len(batches)])
-            rates[name].append(n / (time.perf_counter() - start))
-    return rates
-
-
-def bench_workload(name: str, rounds: int, seconds: float, seed: int) -> dict:
-    sizes, batch = WORKLOADS[name]
+def _batches(sizes: tuple[int, ...], batch: int, seed: int) -> list:
     rng = np.random.default_rng(seed)
-    batches = [
+    return [
         (
             rng.standard_normal((batch, sizes[0])).astype(np.float32),
             rng.integers(0, sizes[-1], batch),
         )
         for _ in range(N_BATCHES)
     ]
-    rates = time_blocks(make_runners(sizes, batch, seed), batches, rounds, seconds)
+
+
+def worker(framework: str, workload: str, seed: int, seconds: float) -> None:
+    """A framework in a process of its own: warms up, says how many steps make a block of
+    about `seconds`, then runs a block per line read from stdin and prints its seconds."""
+    sizes, batch = WORKLOADS[workload]
+    step = make_runner(framework, sizes, batch, seed)
+    if step is None:
+        print(json.dumps(None), flush=True)
+        return
+    batches = _batches(sizes, batch, seed)
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds / 2 or n < 3:
+        step(*batches[n % len(batches)])
+        n += 1
+    print(json.dumps(max(3, int(n * seconds / (time.perf_counter() - start)))), flush=True)
+    for line in sys.stdin:
+        start = time.perf_counter()
+        for i in range(int(line)):
+            step(*batches[i % len(batches)])
+        print(json.dumps(time.perf_counter() - start), flush=True)
+
+
+def bench_workload(name: str, rounds: int, seconds: float, seed: int) -> dict:
+    """Every framework in its own process (thread pools never compete), blocks alternating
+    round by round; steps/s median, min and max over the rounds."""
+    workers, counts = {}, {}
+    for fw in FRAMEWORKS:
+        cmd = [sys.executable, __file__, "--worker", fw, "--workloads", name]
+        cmd += ["--seed", str(seed), "--seconds", str(seconds)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        count = json.loads(proc.stdout.readline())
+        if count is None:
+            proc.communicate()
+            continue
+        workers[fw], counts[fw] = proc, count
+    rates: dict[str, list[float]] = {fw: [] for fw in workers}
+    for _ in range(rounds):
+        for fw, proc in workers.items():
+            time.sleep(0.2)  # the last block's BLAS threads go idle before the next one starts
+            proc.stdin.write(f"{counts[fw]}\n")
+            proc.stdin.flush()
+            rates[fw].append(counts[fw] / json.loads(proc.stdout.readline()))
+    for proc in workers.values():
+        proc.communicate()
     ref = statistics.median(rates["numpy-reference"])
     ceiling = statistics.median(rates["gemm-ceiling"])
     return {
@@ -252,21 +280,24 @@ def _torch_gradchecks(layer: object, x: np.ndarray) -> dict[str, Callable[[], ob
 def child_memory(framework: str, seed: int) -> None:
     """Run every workload a few steps under one framework; print peak RSS in MiB."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for name in WORKLOADS:
-        sizes, batch = WORKLOADS[name]
-        runners = make_runners(sizes, batch, seed)
-        if framework not in runners:
+    for sizes, batch in WORKLOADS.values():
+        step = make_runner(framework, sizes, batch, seed)
+        if step is None:
             print(json.dumps(None))
             return
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
-        y = rng.integers(0, sizes[-1], batch)
-        runners = {framework: runners[framework]}
+        x, y = _batches(sizes, batch, seed)[0]
         for _ in range(3):
-            runners[framework](x, y)
-        del runners
+            step(x, y)
+        del step
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"after_import": before / 1024, "peak": peak / 1024}))
+
+
+def _child_gradcheck() -> dict:
+    """The checker timings in a fresh process, away from the workloads' thread pools."""
+    cmd = [sys.executable, __file__, "--child-gradcheck"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def memory(frameworks: list[str], seed: int) -> dict:
@@ -339,9 +370,17 @@ def main() -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
     parser.add_argument("--no-gradcheck", action="store_true", help="skip the checker timings")
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
+    parser.add_argument("--child-gradcheck", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.workloads, args.seed, args.seconds)
+        return 0
     if args.child_memory:
         child_memory(args.child_memory, args.seed)
+        return 0
+    if args.child_gradcheck:
+        print(json.dumps(bench_gradcheck()))
         return 0
     if args.quick:
         args.rounds, args.seconds = 3, 0.1
@@ -355,7 +394,7 @@ def main() -> int:
     frameworks = list(next(iter(results.values())))
     mem = {} if args.no_memory else memory(frameworks, args.seed)
     start = startup()
-    checks = {} if args.no_gradcheck else bench_gradcheck()
+    checks = {} if args.no_gradcheck else _child_gradcheck()
     if args.json:
         report = {"workloads": results, "memory_mib": mem, "startup_s": start, "gradcheck": checks}
         print(json.dumps(report, indent=2))
