@@ -35,7 +35,6 @@ class Optimizer:
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
         self._scratch = np.empty_like(self.values)
-        self._axpy, self._scal = _blas(self.values)
 
     def step(self) -> None:
         """Apply one update from the current grads (L2 weight decay is added into them)."""
@@ -48,7 +47,8 @@ class Optimizer:
         """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the decayed
         prefix, grad += weight_decay * w."""
         n = self.n_decay
-        self._axpy(self.values[:n], self.grads[:n], a=self.weight_decay)
+        np.multiply(self.values[:n], self.weight_decay, out=self._scratch[:n])
+        self.grads[:n] += self._scratch[:n]
 
     def _update(self, grads: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
@@ -81,17 +81,6 @@ class Optimizer:
             array[...] = given
         for key in self._scalars:
             setattr(self, key, type(getattr(self, key))(state[key]))
-
-
-def _blas(values: np.ndarray) -> tuple[Any, Any]:
-    """BLAS `axpy` (y += a*x) and `scal` (x *= a) for the flat buffers' dtype.
-
-    One pass over memory and threaded, where NumPy needs a temporary and two passes: on
-    contiguous arrays of the right dtype (the flat buffers and their slices) they work in place.
-    """
-    from scipy.linalg import blas  # lazy: scipy costs a tenth of a second to import
-
-    return blas.get_blas_funcs(("axpy", "scal"), (values,))
 
 
 def check_number(
