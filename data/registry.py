@@ -10,6 +10,7 @@ from numpy.random import Generator
 
 from data.digits import digits
 from data.files import load_file
+from data.mnist1d import mnist1d
 from data.toy import blobs, circles, moons, spiral, xor
 
 DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -17,6 +18,7 @@ DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "circles": circles,
     "digits": digits,
     "file": load_file,
+    "mnist1d": mnist1d,
     "moons": moons,
     "spiral": spiral,
     "xor": xor,

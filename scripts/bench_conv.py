@@ -15,21 +15,21 @@ are cross-checked first. `run()` returns the numbers as a dict for scripts/bench
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-WORKLOAD = {"batch": 64, "in_channels": 32, "out_channels": 64, "size": 32, "kernel": 3, "pad": 1}
-
-
-CHUNK = 4  # samples per dx chunk: dcols for 4 samples (4.7 MB) stays in cache
+WORKLOAD = {"batch": 64, "in_channels": 32, "out_channels": 64, "size": 32}  # 3x3 kernel, pad 1
+CHUNK = 2  # samples per dx chunk: dcols for 2 samples (2.4 MB) stays in cache
 TAPS = [(i, j) for i in range(3) for j in range(3) if (i, j) != (1, 1)]
 
 
@@ -94,8 +94,8 @@ class NumpyConv:
         return dx, dWb[:, :K].reshape(self.W.shape), dWb[:, K]
 
 
-def gategraph_conv(W: np.ndarray, b: np.ndarray) -> tuple[Callable, Callable, object]:
-    """(forward, backward, model): the Conv2D a config builds, in a Sequential."""
+def gategraph_conv(W: np.ndarray, b: np.ndarray) -> tuple[Callable, Callable, Any]:
+    """(forward, backward, conv): the Conv2D a config builds, run through a Sequential."""
     from layers import LAYERS
     from models.sequential import Sequential
 
@@ -113,8 +113,7 @@ def gategraph_conv(W: np.ndarray, b: np.ndarray) -> tuple[Callable, Callable, ob
     return model.forward, model.backward, conv
 
 
-def _inputs(seed: int) -> tuple[np.ndarray, ...]:
-    w = WORKLOAD
+def _inputs(seed: int, w: dict[str, int]) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng(seed)
     N, C, F, S = w["batch"], w["in_channels"], w["out_channels"], w["size"]
     x = rng.standard_normal((N, C, S, S), dtype=np.float32)
@@ -123,7 +122,9 @@ def _inputs(seed: int) -> tuple[np.ndarray, ...]:
     return x, dout, W, rng.standard_normal(F).astype(np.float32)
 
 
-def _cross_check(x, dout, ref: NumpyConv, fwd, bwd, conv) -> dict[str, float]:
+def _cross_check(
+    x: np.ndarray, dout: np.ndarray, ref: NumpyConv, fwd: Callable, bwd: Callable, conv: Any
+) -> dict[str, float]:
     """Largest |gategraph - reference| relative to the reference's largest entry, per array."""
     out_ref = ref.forward(x).copy()
     dx_ref, dW_ref, db_ref = (a.copy() for a in ref.backward(dout))
@@ -139,14 +140,20 @@ def _cross_check(x, dout, ref: NumpyConv, fwd, bwd, conv) -> dict[str, float]:
     return errors
 
 
-def run(repeats: int = 15, *, block: int = 3, seed: int = 0) -> dict:
+def run(
+    repeats: int = 15, *, block: int = 3, seed: int = 0, workload: dict[str, int] | None = None
+) -> dict:
     """Time gategraph's Conv2D, the NumPy reference and its fresh-array variant, alternating.
 
-    Returns {"workload", "errors", "forward": {impl: stats}, "forward_backward": {impl: stats}},
-    stats being {"median_ms", "min_ms", "max_ms", "ratio"} with ratio = reference median /
-    this median (the reference's own ratio is 1).
+    `workload` overrides WORKLOAD's batch, channels and size (the kernel is 3x3, pad 1).
+    Returns {"workload", "errors", "load_before", "load_after", "forward": {impl: stats},
+    "forward_backward": {impl: stats}} where impl is gategraph / numpy / numpy_fresh, stats
+    {"median_ms", "min_ms", "max_ms", "ratio"} with ratio = reference median / this median
+    (the reference's own is 1), errors the cross-check's relative differences and the loads
+    the 1-minute load averages around the timing.
     """
-    x, dout, W, b = _inputs(seed)
+    workload = WORKLOAD if workload is None else workload
+    x, dout, W, b = _inputs(seed, workload)
     ref, fresh = NumpyConv(W, b, x.shape), NumpyConv(W, b, x.shape, fresh=True)
     fwd, bwd, conv = gategraph_conv(W, b)
     errors = _cross_check(x, dout, ref, fwd, bwd, conv)
@@ -162,7 +169,8 @@ def run(repeats: int = 15, *, block: int = 3, seed: int = 0) -> dict:
             "numpy_fresh": lambda: (fresh.forward(x), fresh.backward(dout)),
         },
     }
-    result: dict = {"workload": dict(WORKLOAD, dtype="float32"), "errors": errors}
+    result: dict = {"workload": dict(workload, kernel=3, pad=1, dtype="float32"), "errors": errors}
+    result["load_before"] = os.getloadavg()[0]
     for case, fns in cases.items():
         times = _alternate(fns, repeats, block)
         ref_median = statistics.median(times["numpy"])
@@ -175,6 +183,7 @@ def run(repeats: int = 15, *, block: int = 3, seed: int = 0) -> dict:
             }
             for name, t in times.items()
         }
+    result["load_after"] = os.getloadavg()[0]  # other processes on the machine skew timings
     return result
 
 
@@ -219,6 +228,12 @@ def table(result: dict) -> str:
                 f"{s['median_ms']:.1f} ({s['min_ms']:.1f}-{s['max_ms']:.1f}) x{s['ratio']:.2f}"
             )
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        "median (min-max) over rounds; xR = reference time / this time. 1-min load average "
+        f"{result['load_before']:.2f} before, {result['load_after']:.2f} after "
+        f"({os.cpu_count()} CPUs).",
+    ]
     return "\n".join(lines)
 
 

@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="at the end, write curves.png (and decision_boundary.png for 2-D data) into the "
+        'run folder, as scripts/plot.py does (needs pip install -e ".[plot]")',
+    )
+    parser.add_argument(
         "--sanity",
         action="store_true",
         help="run the sanity checks of scripts/sanity.py first; stop with exit 1 if one fails",
@@ -73,8 +79,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.plot:
+            from models.plots import figure_class
+
+            figure_class()  # a missing matplotlib is an error before training, not after
         session = _session(args)
-    except (ValueError, TypeError, OSError) as err:  # ConfigError, CheckpointError, DataError
+    except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, DataError, ...
         return _fail(err, EXIT_USAGE)
     if args.sanity:
         from models.sanity import run_sanity
@@ -83,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report)
         if not report.ok:
             return _fail("a sanity check failed: training not started", EXIT_SANITY)
-    return _train(session)
+    return _train(session, plot=args.plot)
 
 
 def _fail(err: BaseException | str, code: int) -> int:
@@ -102,8 +112,8 @@ def _session(args: argparse.Namespace) -> "Session":
     return Session.start(config, args.out or Path("runs") / args.config.stem, quiet=args.quiet)
 
 
-def _train(session: "Session") -> int:
-    """Write the run folder, train, summarize; the exit code."""
+def _train(session: "Session", *, plot: bool = False) -> int:
+    """Write the run folder, train, summarize (and plot); the exit code."""
     from models.run import final_line, relative
     from models.trainer import NonFiniteError
 
@@ -121,6 +131,11 @@ def _train(session: "Session") -> int:
     if session.interrupted:
         return _interrupted(session, folder, signals[-1])
     print(final_line(session.summarize()))
+    if plot:
+        from models.plots import plot_run
+
+        for path in plot_run(session.run.folder):
+            print(f"wrote {relative(path)}")
     return 0
 
 

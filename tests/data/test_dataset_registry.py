@@ -9,7 +9,7 @@ import pytest
 from data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
 from data.toy import blobs, spiral
 
-VALID = "blobs, circles, digits, file, moons, spiral, xor"
+VALID = "blobs, circles, digits, file, mnist1d, moons, spiral, xor"
 
 
 def test_registered_names() -> None:

@@ -1,0 +1,62 @@
+"""Draw a run's pictures: learning curves and, for 2-D data, the decision regions.
+
+    python scripts/plot.py --run runs/mlp [--checkpoint best|last] [--out DIR]
+
+Writes curves.png (loss and accuracy per epoch, train and validation, from metrics.jsonl) and,
+when the samples have two features and class labels, decision_boundary.png: the model of the
+run's config.yaml with the checkpoint's weights, its class regions drawn under the data (in
+the data's own units; the grid is standardized with the checkpoint's statistics, as in
+training). Needs matplotlib: pip install -e ".[plot]". Exit code 2 with a one-line error for
+a missing matplotlib or a bad run folder.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (`error: ... (see plot.py --help)`), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = Parser(
+        prog="plot.py",
+        description="Write curves.png and (2-D data) decision_boundary.png for a run folder.",
+        epilog="example: python scripts/plot.py --run runs/mlp",
+    )
+    parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="a run folder")
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="weights of the decision regions (default: best)",
+    )
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="where the PNGs go (default: the run folder)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        from models.plots import plot_run
+
+        written = plot_run(args.run, args.checkpoint, args.out)
+    except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, CheckpointError
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
