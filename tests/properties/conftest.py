@@ -1,27 +1,33 @@
 """Hypothesis profiles for the property tests; HYPOTHESIS_PROFILE picks one (default "ci").
 
-ci        derandomized (the same examples on every run), bounded, no example database
-dev       random, more examples, failures replayed from .hypothesis/ first
-thorough  random, many examples: a long hunt before a release
+ci    derandomized (the same examples on every run, so CI is reproducible), bounded
+      example counts, no example database
+dev   random, more examples; failures are saved in .hypothesis/ and replayed first
+hunt  random, many examples, and without the pinned @example reproducers of known bugs
+      (a failing one stops its test at once): a search for new bugs
 """
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]  # gradchecks are slow by nature
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]  # a gradcheck is slow by nature
 
 settings.register_profile(
     "ci",
-    max_examples=8,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     database=None,
     print_blob=True,
     suppress_health_check=_QUIET,
 )
-settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_QUIET)
+settings.register_profile("dev", max_examples=100, deadline=None, suppress_health_check=_QUIET)
 settings.register_profile(
-    "thorough", max_examples=1000, deadline=None, suppress_health_check=_QUIET
+    "hunt",
+    max_examples=1000,
+    deadline=None,
+    phases=[Phase.generate, Phase.target, Phase.shrink],
+    suppress_health_check=_QUIET,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

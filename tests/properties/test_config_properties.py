@@ -10,6 +10,7 @@ registry names swapped, `--set` overrides). Each is written as YAML and read bac
 """
 
 import copy
+import functools
 import inspect
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from data import DATASETS, dataset_options
@@ -34,9 +35,12 @@ from optim.schedules import SCHEDULES
 Key = tuple[str | int, ...]
 Config = dict[str, Any]
 
-SHIPPED = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
-MORE = settings(max_examples=5 * settings.default.max_examples)  # builds are cheap
-UNIT = st.floats(0.0, 1.0)
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+SHIPPED = [  # training configs: a sweep file (base, space, ...) has no model
+    path for path in sorted(CONFIGS.glob("*.yaml")) if "model" in yaml.safe_load(path.read_text())
+]
+MORE = settings(max_examples=2 * settings.default.max_examples)  # builds are cheap
+SHIPPED_EACH = settings(max_examples=len(SHIPPED) * settings.default.max_examples)
 
 
 def options(**strategies: st.SearchStrategy) -> st.SearchStrategy[dict[str, Any]]:
@@ -157,18 +161,15 @@ def windowed(draw: st.DrawFn, shape: list[int], kind: str) -> tuple[dict[str, An
 
 
 def spatial_layers(draw: st.DrawFn, shape: list[int], n_out: int) -> list[dict[str, Any]]:
-    """Convolutions, pooling, elementwise layers and batch_norm on (C, *S), then
-    global_avg_pool or flatten, then the flat layers. (layer_norm: see
-    test_layer_norm_after_a_convolution_builds.)"""
+    """Convolutions, pooling, elementwise and norm layers on (C, *S), then global_avg_pool
+    or flatten, then the flat layers."""
     layers = []
     for _ in range(draw(st.integers(0, 4))):
-        choice = draw(st.sampled_from(["conv", "pool", "elementwise", "batch_norm"]))
+        choice = draw(st.sampled_from(["conv", "pool", "elementwise", "norm"]))
         if choice in ("conv", "pool"):
             layer, shape = windowed(draw, shape, choice)
-        elif choice == "batch_norm":
-            layer = {"type": "batch_norm", **draw(options(**NORMS["batch_norm"]))}
         else:
-            layer = block(draw, ELEMENTWISE)
+            layer = block(draw, ELEMENTWISE if choice == "elementwise" else NORMS)
         layers.append(layer)
     layers.append({"type": draw(st.sampled_from(["flatten", "global_avg_pool"]))})
     return layers + flat_layers(draw, n_out)
@@ -301,6 +302,7 @@ def train(draw: st.DrawFn, validation: bool) -> Config:
             early_stopping=st.none() | stopping.filter(lambda b: "monitor" in b or validation),
             checkpoint_every_epochs=st.integers(1, 3),
             checkpoint_every_steps=st.none() | st.integers(1, 10),
+            diagnostics=st.booleans(),
         )
     )
 
@@ -326,7 +328,7 @@ def configs(draw: st.DrawFn) -> tuple[Config, int]:
 # ---- mutations ----------------------------------------------------------------------------
 
 END = "...\n"  # how yaml.safe_dump ends a lone scalar
-HUGE = [2**62, 2**64, 10**30, -(2**63)]
+HUGE = [2**58, 2**62, 2**64, 10**30, -(2**63)]  # no array this long fits in memory
 WEIRD = st.one_of(
     st.none(),
     st.booleans(),
@@ -334,7 +336,7 @@ WEIRD = st.one_of(
     st.sampled_from(HUGE),
     st.floats(),  # nan, ±inf, 1e308, -0.0, 5e-324, ...
     st.text(max_size=6),
-    st.sampled_from(["", "1e-3", "nan", "null", "relu", "x", "float16", "[1, 2]"]),
+    st.sampled_from(["", "1e-3", "nan", "null", "relu", "x", "float16", "[1, 2]", "two\nlines"]),
     st.lists(st.integers(-2, 5) | st.text(max_size=2), max_size=3),
     st.dictionaries(st.sampled_from(["type", "name", "lr", "a"]), st.integers(-1, 3), max_size=2),
 )
@@ -355,19 +357,18 @@ OPTION_NAMES = sorted(
     {o for r in (LAYERS, LOSSES, OPTIMIZERS, SCHEDULES) for n in r.names() for o in r.accepted(n)}
     | {o for n in DATASETS for o in dataset_options(n)}
     | {"epochs", "batch_size", "clip_norm", "monitor", "patience", "min_delta", *SPLITS, "shape"}
-    | {"checkpoint_every_epochs", "checkpoint_every_steps", *TOP, *SECTIONS}
+    | {"checkpoint_every_epochs", "checkpoint_every_steps", "diagnostics", *TOP, *SECTIONS}
 )
 
 
 def paths(tree: Any, key: Key = ()) -> list[Key]:
     """The key path of every entry below `tree` (mapping values and list items)."""
-    items = (
-        tree.items()
-        if isinstance(tree, dict)
-        else enumerate(tree)
-        if isinstance(tree, list)
-        else []
-    )
+    if isinstance(tree, dict):
+        items: list[tuple[str | int, Any]] = list(tree.items())
+    elif isinstance(tree, list):
+        items = list(enumerate(tree))
+    else:
+        return []
     found = []
     for part, value in items:
         found += [(*key, part), *paths(value, (*key, part))]
@@ -472,24 +473,55 @@ def mutated(draw: st.DrawFn, config: Config) -> Config:
 # ---- the checks ---------------------------------------------------------------------------
 
 
-def loaded(path: Path, overrides: tuple[str, ...] = ()) -> Config | None:
-    """load_config(path, overrides), or None after a ConfigError of one line that names its
-    key path (or the override it comes from). Any other exception fails the test."""
+def loaded(path: Path, overrides: tuple[str, ...] = (), *, keyless: bool = False) -> Config | None:
+    """load_config(path, overrides), or None after a one-line ConfigError that names its key
+    path (or the override it comes from; or, if `keyless`, at least a line of the file). Any
+    other exception fails the test."""
     try:
         return load_config(path, overrides)
     except ConfigError as err:
         text = str(err)
         assert "\n" not in text, text
         assert text.startswith((f"{path}:", "--set ")), text
-        assert err.key or text.startswith("--set "), f"no key path in: {text}"
+        located = err.key or text.startswith("--set ") or keyless and err.where != str(path)
+        assert located, f"names no key path: {text}"
         assert render_key(err.key) in text, text
         return None
 
 
-def written(folder: Path, config: Config) -> Path:
+def written(folder: Path, config: Config | str) -> Path:
     path = folder / "config.yaml"
-    path.write_text(dump_config(config), encoding="utf-8")
+    path.write_text(config if isinstance(config, str) else dump_config(config), encoding="utf-8")
     return path
+
+
+@functools.cache
+def shipped(path: Path) -> Config:
+    """A shipped config as load_config resolves it: every key spelled out, 1e-3 a float.
+    Cached: callers copy it before changing anything."""
+    return load_config(path)
+
+
+def edited(config: Config, key: Key, value: Any) -> Config:
+    """A deep copy of `config` with the entry at `key` set to `value`."""
+    config = copy.deepcopy(config)
+    at(config, key[:-1])[key[-1]] = value
+    return config
+
+
+MLP, MOONS = CONFIGS / "mlp.yaml", CONFIGS / "moons_mlp.yaml"
+LAYER_NORM_AFTER_CONV = {  # samples (2, 4) -> conv1d -> (5, 3): layer_norm normalizes 3 values
+    "data": {"name": "blobs", "n_samples": 12, "n_features": 8, "shape": [2, 4]},
+    "model": {
+        "layers": [
+            {"type": "conv1d", "out_channels": 5, "kernel_size": 2},
+            {"type": "layer_norm"},
+            {"type": "flatten"},
+            {"type": "affine", "out_dim": 3},
+        ]
+    },
+    "optim": {"type": "sgd", "lr": 0.1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -499,6 +531,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @MORE
 @given(drawn=configs())
+@example(drawn=(LAYER_NORM_AFTER_CONV, 3))  # num_features inferred from the channels
 def test_configs_drawn_from_the_schema_build_and_score_finitely(
     folder: Path, drawn: tuple[Config, int]
 ) -> None:
@@ -514,10 +547,6 @@ def test_configs_drawn_from_the_schema_build_and_score_finitely(
     assert math.isfinite(experiment.loss.forward(scores, y))
 
 
-def shipped(path: Path) -> Config:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
 @MORE
 @given(config=configs().flatmap(lambda drawn: mutated(drawn[0])))
 def test_corrupted_drawn_configs_build_or_fail_with_a_config_error(
@@ -526,8 +555,11 @@ def test_corrupted_drawn_configs_build_or_fail_with_a_config_error(
     loaded(written(folder, config))
 
 
-@settings(max_examples=len(SHIPPED) * MORE.max_examples)
+@SHIPPED_EACH
 @given(config=st.sampled_from(SHIPPED).map(shipped).flatmap(mutated))
+@example(config=edited(shipped(MLP), ("\n",), None))  # a newline in the message
+@example(config=edited(shipped(MOONS), ("data", "n_samples"), 10**30))  # OverflowError
+@example(config=edited(shipped(MLP), ("model", "layers", 0, "out_dim"), 2**58))  # MemoryError
 def test_mutated_shipped_configs_build_or_fail_with_a_config_error(
     folder: Path, config: Config
 ) -> None:
@@ -552,13 +584,34 @@ def overrides(draw: st.DrawFn, config: Config) -> tuple[str, ...]:
     return tuple(items)
 
 
-@settings(max_examples=len(SHIPPED) * MORE.max_examples)
+@SHIPPED_EACH
 @given(
     case=st.sampled_from(SHIPPED).flatmap(
         lambda path: st.tuples(st.just(path), overrides(shipped(path)))
     )
 )
+@example(case=(MLP, ("seed=\x1b",)))  # yaml's ReaderError
+@example(case=(MLP, ("seed=a\nb",)))  # a newline in the message
 def test_random_overrides_build_or_fail_with_a_config_error(
     case: tuple[Path, tuple[str, ...]],
 ) -> None:
     loaded(*case)
+
+
+YAML_SYNTAX = ":-{}[]#&*!|>'\"%@`,?\t\n "
+
+
+@st.composite
+def typos(draw: st.DrawFn) -> str:
+    """A shipped config's text with one character inserted, deleted or replaced."""
+    text = draw(st.sampled_from(SHIPPED)).read_text(encoding="utf-8")
+    i = draw(st.integers(0, len(text) - 1))
+    char = draw(st.characters(codec="utf-8") | st.sampled_from(list(YAML_SYNTAX)))
+    return text[:i] + draw(st.sampled_from([char, "", char + text[i]])) + text[i + 1 :]
+
+
+@SHIPPED_EACH
+@given(text=typos())
+@example(text="\x1b" + MLP.read_text(encoding="utf-8"))  # yaml's ReaderError
+def test_typed_config_text_builds_or_fails_with_a_config_error(folder: Path, text: str) -> None:
+    loaded(written(folder, text), keyless=True)
