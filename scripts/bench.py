@@ -116,7 +116,7 @@ def torch_runner(weights: list, batch: int) -> Callable | None:
         opt.zero_grad(set_to_none=False)
         loss.backward()
         opt.step()
-        return float(loss)
+        return loss.item()
 
     return step
 
