@@ -11,7 +11,11 @@ checkpoint. Exit code 2 with a one-line error for any bad input.
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     import numpy as np
@@ -19,13 +23,6 @@ if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays
     from models.build import Experiment
 
 EXIT_USAGE = 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (`error: ... (see evaluate.py --help)`), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = _evaluate(args)
     except (ValueError, TypeError, OSError) as err:  # ConfigError, CheckpointError, DataError
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(err, EXIT_USAGE)
     print(report)
     return 0
 

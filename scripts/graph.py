@@ -18,7 +18,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, add_overrides, fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     from models.draw import Graphs
@@ -26,13 +30,6 @@ if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays
 EXIT_DOT_FAILED, EXIT_USAGE = 1, 2
 FORMATS = ("mermaid", "dot", "png")
 EXAMPLES = ("circuit",)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error, exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,14 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, metavar="FILE", help="draw this config's model")
     source.add_argument("--example", choices=EXAMPLES, help="draw a worked example")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. model.layers[0].out_dim=10 (repeatable)",
-    )
+    add_overrides(parser, "override a config key, e.g. model.layers[0].out_dim=10 (repeatable)")
     parser.add_argument("--format", choices=FORMATS, default="mermaid", help="default: mermaid")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
     parser.add_argument("--batch", type=int, default=4, help="samples run through (default 4)")
@@ -70,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.format == "png" and shutil.which("dot") is None:
-        return _fail(
+        return fail(
             "--format png needs Graphviz's `dot` program, which is not on PATH (install "
             "graphviz, e.g. apt install graphviz), or use --format dot or mermaid",
             EXIT_USAGE,
@@ -78,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         graphs = _graphs(args)
     except (ValueError, TypeError, OSError) as err:  # ConfigError, DataError
-        return _fail(err, EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     from models.draw import to_dot, to_mermaid
 
     if args.format == "mermaid":
@@ -94,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         check=False,
     )
     if done.returncode != 0:
-        return _fail(f"dot failed: {done.stderr.strip()}", EXIT_DOT_FAILED)
+        return fail(f"dot failed: {done.stderr.strip()}", EXIT_DOT_FAILED)
     return 0
 
 
@@ -125,13 +115,8 @@ def _write(text: str, out: Path | None) -> int:
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as err:
-        return _fail(f"cannot write {out}: {err.strerror or err}", EXIT_USAGE)
+        return fail(f"cannot write {out}: {err.strerror or err}", EXIT_USAGE)
     return 0
-
-
-def _fail(err: BaseException | str, code: int) -> int:
-    print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

@@ -13,16 +13,12 @@ a missing matplotlib or a bad run folder.
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, fail
 
 EXIT_USAGE = 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (`error: ... (see plot.py --help)`), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -51,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         written = plot_run(args.run, args.checkpoint, args.out)
     except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, CheckpointError
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(err, EXIT_USAGE)
     for path in written:
         print(f"wrote {path}")
     return 0

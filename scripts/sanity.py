@@ -12,16 +12,12 @@ or config (one line on stderr).
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, add_overrides, fail
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error, exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,14 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="example: python scripts/sanity.py --config configs/mlp.yaml",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", required=True, help="YAML config")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. optim.lr=0.05 (repeatable; values read as YAML)",
-    )
+    add_overrides(parser)
     parser.add_argument("--examples", type=int, default=20, help="samples to overfit (20)")
     parser.add_argument("--steps", type=int, default=200, help="step budget to overfit (200)")
     parser.add_argument("--burn-in", type=int, default=10, help="steps before the gradcheck (10)")
@@ -61,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         experiment = build(load_config(args.config, args.overrides))
     except (ValueError, TypeError, OSError) as err:  # ConfigError, DataError
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-        return EXIT_USAGE
+        return fail(err, EXIT_USAGE)
     report = run_sanity(
         experiment,
         target=str(args.config),

@@ -20,6 +20,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import fail
+
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     from models.sweep import Sweep
 
@@ -74,23 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import optuna  # the [sweep] extra
     except ImportError:
-        return _fail('sweeps need Optuna: pip install -e ".[sweep]"', EXIT_USAGE)
+        return fail('sweeps need Optuna: pip install -e ".[sweep]"', EXIT_USAGE)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # workers say one line per trial
     if args.report is not None:
         return _report(args.report, args.storage, args.top)
     try:
         sweep, folder, url = _prepare(args)
     except (ValueError, OSError, ImportError) as err:  # ConfigError, no database driver, ...
-        return _fail(err, EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     if args.worker_index is not None:
         return _work(sweep, folder, url, args.worker_index)
     code = _work(sweep, folder, url, 0) if args.workers == 1 else _spawn(args, folder, url)
     _report(folder, args.storage, args.top)
-    return code
-
-
-def _fail(err: BaseException | str, code: int) -> int:
-    print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
     return code
 
 
@@ -125,7 +124,7 @@ def _work(sweep: "Sweep", folder: Path, url: str, index: int) -> int:
     try:
         worker.run()
     except (ValueError, OSError) as err:  # another sweep's study, a database gone away, ...
-        return _fail(err, EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     return EXIT_STOPPED if worker.stopping else 0
 
 
@@ -173,7 +172,7 @@ def _report(folder: Path, storage: str | None, top: int) -> int:
         info = read_info(folder)
         study = load_study(info["study"], storage or info["storage"])
     except (ValueError, OSError) as err:
-        return _fail(err, EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     columns, rows = leaderboard(study)
     write_leaderboard(folder / "leaderboard.csv", columns, rows)
     found = counts(study)

@@ -14,19 +14,16 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, add_overrides, fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     from models.session import Session
 
 EXIT_SANITY, EXIT_USAGE, EXIT_NON_FINITE = 1, 2, 3
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (`error: ... (see train.py --help)`), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,14 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="example: python scripts/train.py --config configs/mlp.yaml --set optim.lr=0.05",
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="YAML config to train")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. optim.lr=0.05 (repeatable; values read as YAML)",
-    )
+    add_overrides(parser)
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="run folder (default: runs/<config name>)"
     )
@@ -85,20 +75,15 @@ def main(argv: list[str] | None = None) -> int:
             figure_class()  # a missing matplotlib is an error before training, not after
         session = _session(args)
     except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, DataError, ...
-        return _fail(err, EXIT_USAGE)
+        return fail(err, EXIT_USAGE)
     if args.sanity:
         from models.sanity import run_sanity
 
         report = run_sanity(session.experiment, target=str(args.config))
         print(report)
         if not report.ok:
-            return _fail("a sanity check failed: training not started", EXIT_SANITY)
+            return fail("a sanity check failed: training not started", EXIT_SANITY)
     return _train(session, plot=args.plot)
-
-
-def _fail(err: BaseException | str, code: int) -> int:
-    print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-    return code
 
 
 def _session(args: argparse.Namespace) -> "Session":
@@ -121,13 +106,13 @@ def _train(session: "Session", *, plot: bool = False) -> int:
     try:
         folder = relative(session.open().folder)
     except OSError as err:  # a read-only or full disk: nothing to keep yet
-        return _fail(f"cannot create the run folder: {err}", 1)
+        return fail(f"cannot create the run folder: {err}", 1)
     try:
         session.fit(_warn)
     except NonFiniteError as err:
-        return _fail(f"{err}; run folder: {folder}", EXIT_NON_FINITE)
+        return fail(f"{err}; run folder: {folder}", EXIT_NON_FINITE)
     except OSError as err:  # the disk, not the input: say which file, keep what was saved
-        return _fail(f"cannot write to the run folder {folder}: {err}", 1)
+        return fail(f"cannot write to the run folder {folder}: {err}", 1)
     if session.interrupted:
         return _interrupted(session, folder, signals[-1])
     print(final_line(session.summarize()))
