@@ -23,7 +23,6 @@ import numpy as np
 
 INSTALL = 'pip install -e ".[mnist1d]"'
 CACHE_FILE = "mnist1d.npz"
-PARTS = ("train", "test")
 SIZES = {"train": 4000, "test": 1000}  # the paper's split
 LENGTH, CLASSES = 40, 10
 
@@ -33,14 +32,13 @@ class MissingPackageError(ImportError, ValueError):
     Also a ValueError, so building a config reports it as a data problem in one line."""
 
 
-def mnist1d(part: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-1D sequences of one part of the paper's fixed split: `train` (4000) or `test`
-    (1000). Each is 40 values (centred, unit variance over the whole set) of a 1-D "digit",
-    10 classes. X float64 (N, 40) (use data.shape [1, 40] for Conv1D), y int64 (N,)."""
-    if part not in PARTS:
-        raise ValueError(f"mnist1d needs part 'train' or 'test', got {part!r}")
+def mnist1d() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The paper's fixed split: X_train (4000, 40), y_train (4000,), X_test (1000, 40),
+    y_test (1000,). Each sample is 40 values (centred, unit variance over the whole set) of a
+    1-D "digit", 10 classes; X float64 (use data.shape [1, 40] for Conv1D), y int64. Comes
+    with its own test set, so a config splits only the training part (data.test_fraction 0)."""
     arrays = load_mnist1d()
-    return arrays[f"X_{part}"], arrays[f"y_{part}"]
+    return arrays["X_train"], arrays["y_train"], arrays["X_test"], arrays["y_test"]
 
 
 def load_mnist1d() -> dict[str, np.ndarray]:

@@ -1,4 +1,9 @@
-"""DATASETS: config names -> dataset functions, and `load_dataset` that checks the options."""
+"""DATASETS: config names -> dataset functions, and `load_dataset` that checks the options.
+
+A dataset function returns (X, y), which the config's fractions split into train, val and
+test, or (X_train, y_train, X_test, y_test) when the data comes with a fixed test set (a
+paper's split): then only the training part is split, into train and val.
+"""
 
 import difflib
 import inspect
@@ -11,9 +16,12 @@ from numpy.random import Generator
 from data.digits import digits
 from data.files import load_file
 from data.mnist1d import mnist1d
+from data.splits import Pair
 from data.toy import blobs, circles, moons, spiral, xor
 
-DATASETS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
+Loaded = Pair | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # + a fixed test set
+
+DATASETS: dict[str, Callable[..., Loaded]] = {
     "blobs": blobs,
     "circles": circles,
     "digits": digits,
@@ -36,16 +44,17 @@ def dataset_options(name: str) -> dict[str, Any]:
     return {key: p.default for key, p in params.items() if key not in _CONTEXT}
 
 
-def load_dataset(
-    name: str, options: Mapping[str, Any], *, rng: Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """X float64 (N, D), y int64 (N,) of dataset `name` called with `options` (and `rng` when
-    it takes one). Unknown names and options fail before anything is generated or read."""
+def load_dataset(name: str, options: Mapping[str, Any], *, rng: Generator) -> Loaded:
+    """Dataset `name` called with `options` (and `rng` when it takes one): (X, y), X float64
+    (N, D) and y int64 (N,), to be split as the config says; or, for a dataset that comes with
+    a fixed test set (mnist1d), (X_train, y_train, X_test, y_test), whose test part is never
+    split. Unknown names and options fail before anything is generated or read."""
     if not isinstance(options, Mapping):
         raise TypeError(f"dataset {name!r} needs a mapping of options, got {options!r}")
     accepted = dataset_options(name)
     if unknown := sorted(set(options) - set(accepted)):
-        raise ValueError(f"{name} got unknown {unknown}; accepted: {', '.join(accepted)}")
+        valid = ", ".join(accepted) or "none"
+        raise ValueError(f"{name} got unknown {unknown}; accepted: {valid}")
     if missing := [
         key for key, default in accepted.items() if default is REQUIRED and key not in options
     ]:
@@ -55,7 +64,7 @@ def load_dataset(
     return fn(**options, **context)
 
 
-def _get(name: str) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+def _get(name: str) -> Callable[..., Loaded]:
     if name not in DATASETS:
         close = difflib.get_close_matches(str(name), sorted(DATASETS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -3,28 +3,28 @@
     python scripts/reproduce.py mnist1d [--set train.epochs=5 ...]
 
 `mnist1d` trains configs/mnist1d_{logreg,mlp,cnn}.yaml, each exactly as `scripts/train.py`
-does (a Session: load_config, build, Trainer.fit, a run folder under --out), and scores the
-final model on the 1000 official test sequences beside the paper's figures (Greydanus 2020,
-"Scaling Down Deep Learning"). `--set KEY=VALUE` overrides every config (a quick look:
+does (a Session: load_config, build, Trainer.fit, a run folder under --out), and shows each
+run's summary.json test accuracy, the final model's on the 1000 official test sequences (the
+dataset's fixed test set), beside the paper's figures (Greydanus 2020, "Scaling Down Deep
+Learning"). `--set KEY=VALUE` overrides every config (a quick look:
 `--set train.epochs=5`). Needs `pip install -e ".[mnist1d]"`. Exit codes as train.py's: 0 done,
 1 a run folder could not be written, 2 a bad command, config or missing package (one line on
 stderr), 3 a NaN or Inf stopped training.
 """
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import numpy as np
-
-from data import load_dataset
-from models.build import Experiment, prepare_inputs
 from models.config import load_config
 from models.run import relative
 from models.session import Session
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, add_overrides, fail
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -47,24 +47,10 @@ PAPERS = {
 }
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (`error: ... (see reproduce.py --help)`), exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="reproduce.py", description=__doc__.splitlines()[0])
     parser.add_argument("paper", choices=sorted(PAPERS), help="which paper's table to reproduce")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a key in every config, e.g. train.epochs=5 (repeatable)",
-    )
+    add_overrides(parser, "override a key in every config, e.g. train.epochs=5 (repeatable)")
     parser.add_argument(
         "--out", type=Path, default=Path("runs"), metavar="DIR", help="where the runs go (runs)"
     )
@@ -75,29 +61,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training configs/{entry.config} ...", file=sys.stderr, flush=True)
             rows.append(reproduce(entry, args.overrides, args.out))
     except (ValueError, TypeError, ImportError) as err:  # ConfigError, a missing package
-        return _fail(err, 2)
+        return fail(err, 2)
     except OSError as err:
-        return _fail(f"cannot write the run folder: {err}", 1)
+        return fail(f"cannot write the run folder: {err}", 1)
     except FloatingPointError as err:  # NonFiniteError
-        return _fail(err, 3)
+        return fail(err, 3)
     print(table(rows))
     return 0
 
 
-def _fail(err: BaseException | str, code: int) -> int:
-    print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
-    return code
-
-
 def reproduce(entry: Entry, overrides: list[str], out: Path) -> dict[str, Any]:
-    """Train `entry`'s config into a run folder under `out` as scripts/train.py does, then
-    score the final model on the official test set: one row of the table."""
+    """Train `entry`'s config into a run folder under `out` as scripts/train.py does; its
+    summary.json's test metrics (the final model on the dataset's fixed test set, the paper's)
+    make one row of the table."""
     start = time.perf_counter()
     config = load_config(relative(CONFIGS / entry.config), overrides)
     session = Session.start(config, out / Path(entry.config).stem, quiet=True)
+    if not len(session.experiment.splits.test[1]):
+        name = config["data"]["name"]
+        raise ValueError(f"configs/{entry.config}: data: {name} has no test set to score")
     session.fit()
-    session.summarize()
-    test = session.trainer.evaluate(*official_test(session.experiment))
+    test = session.summarize()["final"]["test"]
     progress = session.trainer.progress
     return {
         "entry": entry,
@@ -107,15 +91,6 @@ def reproduce(entry: Entry, overrides: list[str], out: Path) -> dict[str, Any]:
         "test": test["acc"],
         "seconds": time.perf_counter() - start,
     }
-
-
-def official_test(experiment: Experiment) -> tuple[np.ndarray, np.ndarray]:
-    """The dataset's predefined test part (`part: test`), prepared as the training data was:
-    standardized with the training statistics, cast to the config's dtype, reshaped."""
-    config = experiment.config
-    rng = np.random.default_rng(config["seed"])  # load_dataset's context; mnist1d draws nothing
-    X, y = load_dataset(config["data"]["name"], {"part": "test"}, rng=rng)
-    return prepare_inputs(X, experiment.standardizer, config["dtype"], experiment.input_shape), y
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -1,18 +1,33 @@
-"""MNIST-1D: the paper's arrays, isolation from mnist1d's side effects, the cache, the message."""
+"""MNIST-1D: the paper's arrays, isolation from mnist1d's side effects, the cache, the message,
+and its fixed test set reaching a run's summary.json and evaluate.py --split test."""
 
 import importlib.util
+import json
 import random
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 
 import data.mnist1d as m
 from data.registry import DATASETS, load_dataset
+from models.config import ConfigError, load_config
+from models.run import Run
 
 HINT = 'pip install -e ".[mnist1d]"'
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = ("X_train", "y_train", "X_test", "y_test")  # the order mnist1d() returns them in
+
+
+def load_script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fake_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -73,9 +88,18 @@ def test_missing_dependency_is_named(cache: Path, monkeypatch: pytest.MonkeyPatc
         load_dataset("mnist1d", {}, rng=np.random.default_rng(0))
 
 
-def test_unknown_part_is_refused() -> None:
-    with pytest.raises(ValueError, match="^mnist1d needs part 'train' or 'test', got 'val'$"):
-        m.mnist1d("val")
+def test_takes_no_options(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as info:
+        load_dataset("mnist1d", {"part": "train"}, rng=np.random.default_rng(0))
+    assert str(info.value) == "mnist1d got unknown ['part']; accepted: none"
+    old = tmp_path / "old.yaml"  # a config from before the fixed test set: `part` is gone
+    old.write_text("data:\n  name: mnist1d\n  part: train\nmodel:\n  layers: [{type: relu}]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(old)
+    assert str(info.value) == (
+        f"{old}:3: data.part: unknown key; valid: name, val_fraction, test_fraction, "
+        "standardize, shape"
+    )
 
 
 def test_cache_folder_follows_the_environment(
@@ -94,15 +118,16 @@ def test_cache_folder_follows_the_environment(
 
 
 def test_cache_is_built_once_then_read(cache: Path, builds: list[int]) -> None:
-    X, y = m.mnist1d("test")
+    first = m.mnist1d()
     assert len(builds) == 1 and [p.name for p in cache.iterdir()] == ["mnist1d.npz"]
-    expected = fake_arrays()
-    X_train, y_train = m.mnist1d("train")
+    again = m.mnist1d()
     assert len(builds) == 1  # read from the cache, not rebuilt
-    np.testing.assert_array_equal(X_train, expected["X_train"])
-    np.testing.assert_array_equal(y_train, expected["y_train"])
-    np.testing.assert_array_equal(X, expected["X_test"])
-    assert (X.dtype, y.dtype, X.shape, y.shape) == (np.float64, np.int64, (1000, 40), (1000,))
+    expected = fake_arrays()
+    for name, made, read in zip(NAMES, first, again, strict=True):
+        np.testing.assert_array_equal(made, expected[name])
+        np.testing.assert_array_equal(read, expected[name])
+        assert read.dtype == (np.float64 if name.startswith("X") else np.int64)
+    assert [a.shape for a in again] == [(4000, 40), (4000,), (1000, 40), (1000,)]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +148,7 @@ def test_a_corrupt_cache_is_rebuilt(cache: Path, builds: list[int], spoil: str) 
     else:
         np.savez(path, **{**fake_arrays(), "y_test": np.array([{"x": 1}] * 1000, dtype=object)})
     assert m.read_cache(path) is None
-    X, _ = m.mnist1d("test")
+    _, _, X, _ = m.mnist1d()
     assert len(builds) == 1
     np.testing.assert_array_equal(X, fake_arrays()["X_test"])
     assert m.read_cache(path) is not None  # the rebuilt arrays replaced the bad file
@@ -144,7 +169,7 @@ def test_an_unwritable_cache_folder_only_warns(
     blocker.write_text("a file where the cache folder should be")
     monkeypatch.setenv("GATEGRAPH_CACHE", str(blocker / "cache"))
     with pytest.warns(UserWarning, match="^cannot cache MNIST-1D in .*GATEGRAPH_CACHE"):
-        X, _ = m.mnist1d("train")
+        X, _, _, _ = m.mnist1d()
     assert X.shape == (4000, 40) and len(builds) == 1
 
 
@@ -235,8 +260,30 @@ def test_the_cache_is_reused_without_calling_make_dataset(
     monkeypatch.setattr(mnist1d.data, "make_dataset", refuse)
     monkeypatch.setenv("GATEGRAPH_CACHE", str(tmp_path))
     m.write_cache(tmp_path / "mnist1d.npz", built["arrays"])
-    X, y = load_dataset("mnist1d", {"part": "test"}, rng=np.random.default_rng(0))
-    np.testing.assert_array_equal(X, built["arrays"]["X_test"])
-    np.testing.assert_array_equal(y, built["arrays"]["y_test"])
+    loaded = load_dataset("mnist1d", {}, rng=np.random.default_rng(0))
+    for name, array in zip(NAMES, loaded, strict=True):
+        np.testing.assert_array_equal(array, built["arrays"][name])
     with pytest.raises(AssertionError, match="make_dataset called"):
         m.build_mnist1d()  # the spy is in place: a rebuild would have failed above
+
+
+def test_a_run_is_scored_on_the_official_test_set(
+    built: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("GATEGRAPH_CACHE", str(tmp_path / "cache"))
+    m.write_cache(tmp_path / "cache" / "mnist1d.npz", built["arrays"])
+    run, config = tmp_path / "run", ROOT / "configs" / "mnist1d_logreg.yaml"
+    argv = ["--config", str(config), "--set", "train.epochs=1", "--out", str(run)]
+    assert load_script("train").main(argv) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    params = Run.open(run).load(summary["final_checkpoint"]).state["params"]
+    X, y = built["arrays"]["X_test"].astype(np.float32), built["arrays"]["y_test"]
+    correct = int(np.sum(np.argmax(X @ params["affine0.W"] + params["affine0.b"], axis=1) == y))
+    assert summary["final"]["test"]["acc"] == pytest.approx(correct / 1000, abs=1e-12)
+    assert correct > 150  # one epoch of logistic regression beats chance (100 of 1000)
+    capsys.readouterr()
+    argv = ["--run", str(run), "--checkpoint", summary["final_checkpoint"], "--split", "test"]
+    assert load_script("evaluate").main(argv) == 0
+    first, second = capsys.readouterr().out.splitlines()[:2]
+    assert first.endswith(", test split: 1000 samples")
+    assert re.fullmatch(rf"loss [\d.]+, accuracy [\d.]+ \({correct}/1000\)", second)

@@ -1,4 +1,4 @@
-"""scripts/reproduce.py: the table's rows, the official test set, one-line errors (exit 2).
+"""scripts/reproduce.py: the table's rows, scored on the official test set, one-line errors.
 
 The MNIST-1D arrays are replaced by random ones of the paper's shapes, so these tests need
 neither the mnist1d package nor the minutes of the real reproduction."""
@@ -16,6 +16,7 @@ import pytest
 import data.mnist1d
 from models.build import build
 from models.config import load_config
+from models.run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -59,23 +60,31 @@ def test_the_table_has_a_row_per_model(
         model, config, acc, published, steps, run = row.fullmatch(line).groups()
         names.append(model)
         assert published == paper
-        n_train = len(build(load_config(CONFIGS / config, ["train.epochs=1"])).splits.train[0])
+        n_train, n_val, n_test = (len(y) for _, y in build(load_config(CONFIGS / config)).splits)
+        assert (n_train + n_val, n_test) == (4000, 1000)  # the paper's split, val from train
         assert int(steps) == -(-n_train // 100)  # one epoch of batches of 100
         metrics = [json.loads(text) for text in (Path(run) / "metrics.jsonl").open()]
         assert [m["epoch"] for m in metrics] == [1]
-        assert 0.0 <= float(acc) <= 100.0
+        summary = json.loads((Path(run) / "summary.json").read_text())
+        assert f"{summary['final']['test']['acc']:.1%}" == f"{acc}%"  # the run's own test score
     assert names == ["logistic regression", "MLP", "CNN"]
     assert sorted(p.name for p in out.iterdir()) == ["mnist1d_cnn", "mnist1d_logreg", "mnist1d_mlp"]
 
 
-def test_scores_come_from_the_official_test_part(fake_mnist1d: dict) -> None:
+def test_scores_come_from_the_official_test_part(fake_mnist1d: dict, tmp_path: Path) -> None:
     reproduce = load_script("reproduce")
     experiment = build(load_config(CONFIGS / "mnist1d_cnn.yaml"))
-    X, y = reproduce.official_test(experiment)
+    X, y = experiment.splits.test
     assert X.shape == (1000, 1, 40) and X.dtype == np.float32
     np.testing.assert_array_equal(X[:, 0, :], fake_mnist1d["X_test"].astype(np.float32))
     np.testing.assert_array_equal(y, fake_mnist1d["y_test"])
-    assert len(experiment.splits.test[0]) == 0  # never a random slice of the training part
+    entry = reproduce.PAPERS["mnist1d"][0]
+    row = reproduce.reproduce(entry, ["train.epochs=1"], tmp_path / "runs")
+    summary = json.loads((Path(row["run"]) / "summary.json").read_text())
+    params = Run.open(Path(row["run"])).load(summary["final_checkpoint"]).state["params"]
+    X, y = fake_mnist1d["X_test"].astype(np.float32), fake_mnist1d["y_test"]
+    correct = np.argmax(X @ params["affine0.W"] + params["affine0.b"], axis=1) == y
+    assert row["test"] == summary["final"]["test"]["acc"] == pytest.approx(correct.mean())
 
 
 def test_table_format() -> None:
@@ -126,3 +135,26 @@ def test_a_bad_override_is_one_line_and_exit_2(
     assert err[-1] == (
         "error: --set train.epoch=1: train.epoch: unknown key; did you mean 'epochs'?"
     )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "data.test_fraction=0.2",
+            "error: --set data.test_fraction=0.2: data.test_fraction: mnist1d comes with its own "
+            "test set (1000 samples): set data.test_fraction to 0",
+        ),
+        (
+            "data.name=digits",  # data that fits the logistic regression but has no test set
+            "error: configs/mnist1d_logreg.yaml: data: digits has no test set to score",
+        ),
+    ],
+)
+def test_a_second_or_missing_test_set_is_one_line_and_exit_2(
+    fake_mnist1d: dict, override: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "runs"
+    assert load_script("reproduce").main(["mnist1d", "--set", override, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == message
+    assert not out.exists()
