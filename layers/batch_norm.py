@@ -25,6 +25,7 @@ class BatchNorm(Layer):
     updated in place, so restoring is `layer.buffers[name][...] = saved`.
     """
 
+    feature_axis: int = 0  # num_features is the size of a sample's first axis, its channels
     _x_hat: np.ndarray | None = None  # normalized input of the last forward
     _inv_std: np.ndarray | None = None  # 1 / sqrt(var + eps), broadcastable like gamma
     _batch_stats: bool | None = None  # whether the last forward normalized by batch statistics

@@ -10,6 +10,8 @@ class TensorRow:
     `max_error` is the worst floored relative error |a - n| / max(|a| + |n|, atol / rtol) over
     the coordinates (modes full, sparse) or directions (mode fast) checked, kinks inside their
     bracket left out; `index` is the worst coordinate (None in mode fast, see `where`).
+    `refined` lists the coordinates (or directions) that failed at step h and passed on a
+    refined estimate (Richardson or step h/16): their `numeric` is that estimate.
     """
 
     layer: str  # "Affine", or "node 'fc2' (Affine)" inside a graph
@@ -23,12 +25,14 @@ class TensorRow:
     numeric: float
     ok: bool
     kinks: int = 0
+    refined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Kink:
-    """A coordinate (or direction) where f is not differentiable within [x - h, x + h]: the
-    one-sided slopes `left` and `right` disagree. The analytic value must lie between them."""
+    """A coordinate (or direction) where f is not differentiable within h/16 of x: the
+    one-sided slopes disagree at steps h, h/2 and h/16. `left` and `right` are those at h/16;
+    the analytic value must lie between them."""
 
     layer: str
     tensor: str
@@ -94,6 +98,7 @@ class GradcheckResult:
 
 
 _KINKS_SHOWN = 5  # kinks inside their slopes listed in a report; those outside all are
+_REFINED_SHOWN = 5  # coordinates per tensor named in the note on refined estimates
 _HEADER = ("tensor", "shape", "checked", "max rel err", "worst", "analytic", "numeric", "verdict")
 
 
@@ -104,6 +109,8 @@ def _cells(row: TensorRow) -> tuple[str, ...]:
     numeric = f"{row.numeric:.9g}" if compared else "-"
     if row.kinks:
         verdict += f" ({row.kinks} kink{'s' * (row.kinks > 1)})"
+    if row.refined:
+        verdict += f" ({len(row.refined)} refined)"
     return (
         row.tensor,
         str(row.shape),
@@ -121,6 +128,22 @@ def _kink_text(kink: Kink) -> str:
     return (
         f"{kink.layer} {kink.tensor} at {kink.where}: one-sided slopes "
         f"[{kink.left:.6g}, {kink.right:.6g}], analytic {kink.analytic:.6g} ({inside})"
+    )
+
+
+def refined_note(rows: list[TensorRow]) -> str | None:
+    """The note naming the coordinates that passed only on a refined estimate, if any."""
+    tensors = []
+    for row in rows:
+        if row.refined:
+            shown = ", ".join(row.refined[:_REFINED_SHOWN])
+            more = len(row.refined) - _REFINED_SHOWN
+            tensors.append(f"{row.layer} {row.tensor} at {shown}{f' and {more} more' * (more > 0)}")
+    if not tensors:
+        return None
+    return (
+        "refined estimate needed (failed at step h, agreed with (4 D(h/2) - D(h)) / 3, "
+        f"(4 D(h/4) - D(h/2)) / 3 or D(h/16)): {'; '.join(tensors)}"
     )
 
 

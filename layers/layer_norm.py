@@ -18,6 +18,7 @@ class LayerNorm(Layer):
     dx = (g - mean(g) - x̂ · mean(g · x̂)) / sqrt(var + eps), means over the last axis.
     """
 
+    feature_axis: int = -1  # num_features is the size of a sample's last axis (build infers it)
     _x_hat: np.ndarray | None = None  # normalized input of the last forward
     _inv_std: np.ndarray | None = None  # (..., 1): 1 / sqrt(var + eps) per row
 

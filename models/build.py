@@ -28,6 +28,7 @@ from optim import OPTIMIZERS, Optimizer
 from optim.schedules import SCHEDULES, Schedule
 
 Shape = tuple[int, ...]
+_OBJECTIONS = (ValueError, TypeError, OverflowError, MemoryError)  # a config's bad values
 
 
 @dataclass
@@ -84,21 +85,43 @@ def build(config: Mapping[str, Any]) -> Experiment:
 
 def build_data(config: Mapping[str, Any], rng: Generator) -> tuple[Splits, Standardizer | None]:
     """The splits of a resolved config's data, standardized with train statistics (when
-    `data.standardize`), X cast to `dtype` and reshaped to (N, *data.shape)."""
+    `data.standardize`), X cast to `dtype` and reshaped to (N, *data.shape). A dataset with a
+    fixed test set keeps it as the test split (see `_split_data`). Raises ConfigError at `data`
+    for what the data cannot do, at `data.test_fraction` for a second test set."""
     data = config["data"]
-    options = {k: v for k, v in data.items() if k != "name" and k not in SPLIT_OPTIONS}
     try:
-        X, y = load_dataset(data["name"], options, rng=rng)
-        parts = split(X, y, data["val_fraction"], data["test_fraction"], rng=rng)
+        parts = _split_data(data, rng)
         standardizer = Standardizer().fit(parts.train[0]) if data["standardize"] else None
-    except (ValueError, TypeError) as err:
-        raise ConfigError(str(err), ("data",)) from err
+    except ConfigError:
+        raise
+    except _OBJECTIONS as err:
+        raise ConfigError(_said(err), ("data",)) from err
     dtype, shape = np.dtype(config["dtype"]), data["shape"]
     train, val, test = (
         (prepare_inputs(X, standardizer, dtype, shape), y)
         for X, y in (parts.train, parts.val, parts.test)
     )
     return Splits(train, val, test), standardizer
+
+
+def _split_data(data: Mapping[str, Any], rng: Generator) -> Splits:
+    """The raw splits of a resolved `data` block: the dataset's samples split stratified by
+    `val_fraction` and `test_fraction`; or, when the dataset comes with a fixed test set, its
+    training part split by `val_fraction` alone and its test set, untouched, as the test split
+    (a `test_fraction` > 0 is then refused: there would be two test sets)."""
+    options = {k: v for k, v in data.items() if k != "name" and k not in SPLIT_OPTIONS}
+    loaded = load_dataset(data["name"], options, rng=rng)
+    if len(loaded) == 2:
+        return split(*loaded, data["val_fraction"], data["test_fraction"], rng=rng)
+    X, y, X_test, y_test = loaded
+    if data["test_fraction"] > 0:
+        raise ConfigError(
+            f"{data['name']} comes with its own test set ({len(y_test)} samples): set "
+            "data.test_fraction to 0",
+            ("data", "test_fraction"),
+        )
+    train, val, _ = split(X, y, data["val_fraction"], 0.0, rng=rng)
+    return Splits(train, val, (X_test, y_test))
 
 
 def prepare_inputs(
@@ -180,37 +203,70 @@ def _layer(
 ) -> tuple[Layer, Shape]:
     """The layer `spec` describes, fed samples of `in_shapes`, and its output sample shape."""
     spec = _with_inferred(spec, in_shapes[0], key)
+    _check_weights(spec, key)
     layer = _construct(LAYERS, spec, key, rng=rng, dtype=dtype)
     layer.eval()  # a shape probe must not draw dropout masks or move running statistics
     try:
         out_shape = layer.output_shape(*[(1, *shape) for shape in in_shapes])[1:]
-    except (ValueError, TypeError) as err:
+    except _OBJECTIONS as err:
         shapes = ", ".join(str(s) for s in in_shapes)
-        raise ConfigError(f"cannot take samples of shape {shapes}: {err}", key) from err
+        raise ConfigError(f"cannot take samples of shape {shapes}: {_said(err)}", key) from err
     finally:
         layer.train()
     return layer, tuple(out_shape)
 
 
 def _with_inferred(spec: Mapping[str, Any], shape: Shape, key: Key) -> dict[str, Any]:
-    """`spec` with in_dim (prod of the shape), in_channels or num_features (its first axis)
-    filled in where the layer takes them; a given one must agree with the shape."""
-    spec = dict(spec)
-    takes = inspect.signature(LAYERS.get(spec["type"])).parameters
+    """`spec` with in_dim (the product of the sample shape), in_channels or num_features (the
+    size of the axis the layer's `feature_axis` names: the first, channels, unless it says
+    otherwise) filled in where the layer takes them; a given one must agree with the shape."""
+    spec, cls = dict(spec), LAYERS.get(spec["type"])
+    takes = inspect.signature(cls).parameters
     for option in INFERRED_OPTIONS:
         if option not in takes:
             continue
         if option != "in_dim" and not shape:
             raise ConfigError(f"cannot infer {option} from samples of shape ()", key)
-        size = math.prod(shape) if option == "in_dim" else shape[0]
+        axis = getattr(cls, "feature_axis", 0)
+        size = math.prod(shape) if option == "in_dim" else shape[axis]
         given = spec.setdefault(option, size)
         if given != size:
             raise ConfigError(
                 f"is {given}, but the samples reaching this layer have shape {shape}, "
-                f"which gives {size}",
+                f"which gives {size}{'' if option == 'in_dim' else f' on axis {axis}'}",
                 (*key, option),
             )
     return spec
+
+
+MAX_WEIGHTS = 2**28  # per layer: 1 GiB in float32, and as much again for the gradient
+_SIZES = (*INFERRED_OPTIONS, "out_dim", "out_channels", "kernel_size")  # multiply to the weights
+
+
+def _check_weights(spec: Mapping[str, Any], key: Key) -> None:
+    """Refuse, before anything is allocated, a layer whose sizes (in_dim × out_dim,
+    in_channels × out_channels × kernel, num_features) multiply past MAX_WEIGHTS. A kernel
+    given as one int spans each of the layer's `spatial` axes. Sizes that are not positive
+    integers are left to the constructor to name."""
+    sizes = {option: spec[option] for option in _SIZES if option in spec}
+    if isinstance(sizes.get("kernel_size"), int):
+        sizes["kernel_size"] = [sizes["kernel_size"]] * getattr(
+            LAYERS.get(spec["type"]), "spatial", 1
+        )
+    lists = {o: v if isinstance(v, list | tuple) else [v] for o, v in sizes.items()}
+    if not all(_is_size(n) for values in lists.values() for n in values):
+        return
+    counts = {option: math.prod(values) for option, values in lists.items()}
+    if (total := math.prod(counts.values())) > MAX_WEIGHTS:
+        factors = " × ".join(f"{option} {count}" for option, count in counts.items())
+        raise ConfigError(
+            f"would have {total} weights ({factors}); a layer may have at most {MAX_WEIGHTS}",
+            (*key, max(counts, key=counts.__getitem__)),
+        )
+
+
+def _is_size(n: Any) -> bool:
+    return isinstance(n, int) and not isinstance(n, bool) and n >= 1
 
 
 def _check_output(loss: Mapping[str, Any], shape: Shape, n_classes: int, key: Key) -> None:
@@ -240,5 +296,12 @@ def _construct(registry: Registry, spec: Mapping[str, Any], key: Key, **context:
     options = {k: tuple(v) if k in tuples and isinstance(v, list) else v for k, v in spec.items()}
     try:
         return registry.build(options, **context)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(str(err), key) from err
+    except _OBJECTIONS as err:
+        raise ConfigError(_said(err), key) from err
+
+
+def _said(err: Exception) -> str:
+    """What an objection says; a size no array can have says so first."""
+    if isinstance(err, OverflowError | MemoryError):
+        return f"a size is too large ({type(err).__name__}: {err})"
+    return str(err)

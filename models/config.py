@@ -31,23 +31,37 @@ _MAX_ENTRIES = 100_000  # a bound on key paths: aliases must not expand without 
 
 
 def render_key(key: Key) -> str:
-    """("model", "layers", 2, "out_dim") -> "model.layers[2].out_dim"."""
+    """("model", "layers", 2, "out_dim") -> "model.layers[2].out_dim". A key that is no word
+    (nor a key path, as a sweep's `optim.lr`) is shown as Python spells it, so a message stays
+    one unambiguous line: ("data", "n-samples") -> "data['n-samples']"."""
     text = ""
     for part in key:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+        if isinstance(part, int) or not _KEY_PATH.fullmatch(part):
+            text += f"[{part!r}]"
+        else:
+            text += f".{part}" if text else part
     return text
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped as Python's repr does
+    (a newline becomes a backslash and an n)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(ValueError):
     """A config problem, in one line: `where: key.path: reason`.
 
     `where` is `file:line` (`file:line:column` for YAML syntax), `--set K=V` for an override, or
-    empty for an in-memory dict; `key` is the path of the offending entry, () for none.
+    empty for an in-memory dict; `key` is the path of the offending entry, () for none. Line
+    breaks in `reason` become spaces; `where` is shown with them escaped (`_one_line`).
     """
 
     def __init__(self, reason: str, key: Key = (), where: str = "") -> None:
-        self.reason, self.key, self.where = " ".join(str(reason).splitlines()), tuple(key), where
-        super().__init__(": ".join(p for p in (where, render_key(self.key), self.reason) if p))
+        self.reason = _one_line(" ".join(str(reason).splitlines()))
+        self.key, self.where = tuple(key), where
+        parts = (_one_line(where), render_key(self.key), self.reason)
+        super().__init__(": ".join(p for p in parts if p))
 
 
 # ---- YAML ---------------------------------------------------------------------------------
@@ -60,9 +74,18 @@ class _Loader(yaml.SafeLoader):
 
 
 class _Dumper(yaml.SafeDumper):
-    """yaml.SafeDumper that quotes strings _Loader would read as floats (a node named "1e3")."""
+    """yaml.SafeDumper that quotes strings _Loader would read as floats (a node named "1e3"),
+    and double-quotes strings holding a Unicode line break (U+0085, U+2028, U+2029), which it
+    then writes escaped: PyYAML would single-quote them, and read U+0085 back as a space."""
 
 
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(c in value for c in "\x85\u2028\u2029"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
 for _cls in (_Loader, _Dumper):
     _cls.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
@@ -76,7 +99,13 @@ def parse_yaml(text: str, where: str, *, marks: bool = True) -> tuple[Any, dict[
     """The data in YAML `text` and the line of each key path ({("optim", "lr"): 7}). Only plain
     data is accepted: a tag like `!!python/object` is refused before anything is constructed.
     Raises ConfigError at `where` (`where:line:column` when `marks`)."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # reads the whole text: refuses control characters here
+    except yaml.reader.ReaderError as err:
+        at = f"{where}:{_line_column(text, err.position)}" if marks else where
+        raise ConfigError(
+            f"invalid YAML: unacceptable character #x{err.character:04x}: {err.reason}", where=at
+        ) from None
     try:
         node = loader.get_single_node()
         lines: dict[Key, int] = {}
@@ -95,6 +124,16 @@ def parse_yaml(text: str, where: str, *, marks: bool = True) -> tuple[Any, dict[
         raise ConfigError(f"invalid YAML: {err}", where=where) from None
     finally:
         loader.dispose()
+
+
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+
+
+def _line_column(text: str, position: int) -> str:
+    """Where `text[position]` is, as "line:column" from 1, lines broken as YAML breaks them."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, position))
+    start = breaks[-1].end() if breaks else 0
+    return f"{len(breaks) + 1}:{position - start + 1}"
 
 
 def _walk(node: yaml.Node, key: Key, lines: dict[Key, int], where: str, above: frozenset) -> None:
@@ -438,6 +477,7 @@ def _data(value: Any, key: Key) -> dict[str, Any]:
         plain = _MISSING if default is REQUIRED else _plain(default)
         schema[option] = (plain, check or _plain_check)
     resolved = _fields(spec, key, schema | _SPLITS)
+    _check_data_size(resolved, key)
     if resolved["val_fraction"] + resolved["test_fraction"] >= 1:
         raise ConfigError(
             f"val_fraction + test_fraction must be < 1 to leave training data, got "
@@ -445,6 +485,23 @@ def _data(value: Any, key: Key) -> dict[str, Any]:
             (*key, "test_fraction"),
         )
     return resolved
+
+
+MAX_DATA = 10**8  # samples × features a config may have a dataset generate (800 MB float64)
+_DATA_SIZES = ("n_samples", "n_per_class", "classes", "n_features")  # multiply to N × D
+
+
+def _check_data_size(data: dict[str, Any], key: Key) -> None:
+    """Refuse, before anything is generated, a dataset whose size options (n_samples or
+    n_per_class × classes, times n_features) multiply past MAX_DATA."""
+    sizes = {n: data[n] for n in _DATA_SIZES if _is_int(data.get(n)) and data[n] >= 1}
+    if (total := math.prod(sizes.values())) > MAX_DATA:
+        factors = " × ".join(f"{name} {size}" for name, size in sizes.items())
+        raise ConfigError(
+            f"asks for {total} samples × features"
+            f"{f' ({factors})' if len(sizes) > 1 else ''}; a dataset may have at most {MAX_DATA}",
+            (*key, max(sizes, key=sizes.__getitem__)),
+        )
 
 
 def _plain_check(value: Any, key: Key) -> Any:

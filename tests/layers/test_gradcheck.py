@@ -7,6 +7,7 @@ import pytest
 
 from layers.affine import Affine
 from layers.base import Layer, Param
+from layers.batch_norm import BatchNorm
 from layers.gradcheck import (
     Options,
     check_graph,
@@ -15,6 +16,7 @@ from layers.gradcheck import (
     check_model,
     gradcheck,
 )
+from layers.layer_norm import LayerNorm
 from layers.relu import ReLU
 from losses.softmax_cross_entropy import SoftmaxCrossEntropy
 from models.graph import ComputationalGraph
@@ -142,6 +144,19 @@ class KinkyReLU(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x = self._cached(self._x)
         return dout * np.where(x == 0, self.at_zero, x > 0)
+
+
+def _off(gate: type[Layer], factor: float, entry: tuple[int, ...] | None = None) -> type[Layer]:
+    """`gate` whose dx is scaled by `factor`, everywhere or at one entry."""
+
+    class Off(gate):  # type: ignore[misc, valid-type]
+        def backward(self, dout: np.ndarray) -> np.ndarray:
+            dx = np.array(super().backward(dout), copy=True)
+            dx[... if entry is None else entry] *= factor
+            return dx
+
+    Off.__name__ = f"{gate.__name__}Off"
+    return Off
 
 
 def _affine_backward(layer: Affine, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -385,13 +400,138 @@ def test_an_analytic_value_outside_the_one_sided_slopes_is_a_failure() -> None:
     assert not check_layer(KinkyReLU(at_zero=0.5), x, np.random.default_rng(8)).kinks
 
 
-def test_a_smooth_gate_with_a_small_error_is_not_excused_as_a_kink() -> None:
-    class CubeOffByLittle(Cube):
-        def backward(self, dout: np.ndarray) -> np.ndarray:
-            return super().backward(dout) * (1 + 1e-6)
+@pytest.mark.parametrize("off", [1e-6, 1e-5])
+def test_a_smooth_gate_with_a_small_error_is_excused_neither_as_kink_nor_refined(
+    off: float,
+) -> None:
+    result = gradcheck(_off(Cube, 1 + off)(), _x(), np.random.default_rng(0))
+    row = _row(result, "input 0 (x)")
+    assert not result.ok and not result.kinks and not row.refined
+    assert row.max_error == pytest.approx(off / (2 + off), rel=1e-3)  # |a - n| / (|a| + |n|)
+    assert not any(n.startswith("refined") for n in result.notes)
 
-    result = gradcheck(CubeOffByLittle(), _x(), np.random.default_rng(0))
-    assert not result.ok and not result.kinks
+
+def test_one_entry_off_by_a_thousandth_fails_at_that_entry() -> None:
+    result = gradcheck(_off(Cube, 1 + 1e-3, (2, 3))(), _x(), np.random.default_rng(0))
+    row = _row(result, "input 0 (x)")
+    assert not result.ok and row.index == (2, 3) and not row.refined and not result.kinks
+
+
+# ---- refined estimates: a kink a hair away, a curvature scale near h -----------------------
+
+
+class ThresholdReLU(KinkyReLU):
+    """Takes the slope `at_zero` for |x| < 1e-5 (= h): wrong a hair from the kink."""
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        x = self._cached(self._x)
+        return dout * np.where(np.abs(x) < 1e-5, self.at_zero, x > 0)
+
+
+class CountingCube(Cube):
+    """Counts forwards, on the class: the check runs a deep copy."""
+
+    forwards = 0
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        type(self).forwards += 1
+        return super().forward(x)
+
+
+def _refined_note(result) -> str:
+    (note,) = [n for n in result.notes if n.startswith("refined estimate needed")]
+    return note
+
+
+def test_a_kink_a_hair_from_the_input_passes_on_the_step_h_over_16() -> None:
+    """f = dout·relu(x): D(h) at x = 3e-6 is 0.65 dout (error 0.21); D(h/16) is exact."""
+    x = np.array([3e-6, -5e-6, 9e-6, -1.0, 2.0])
+    result = check_layer(ReLU(), x, np.random.default_rng(22))
+    dout = np.random.default_rng(22).standard_normal(5)
+    row = _row(result, "input 0 (x)")
+    assert row.refined == ("(0,)", "(1,)", "(2,)") and not result.kinks
+    assert "ReLU input 0 (x) at (0,), (1,), (2,)" in _refined_note(result)
+    assert "ok (3 refined)" in str(result)
+    alone = _row(check_layer(ReLU(), x[:1], np.random.default_rng(22)), "input 0 (x)")
+    assert alone.numeric == pytest.approx(dout[0], rel=1e-9)  # the estimate that agreed
+
+
+def test_a_kink_closer_than_h_over_16_is_a_kink_bracketed_at_h_over_16() -> None:
+    """x = 1e-7: left slope at h/16 = 6.25e-7 is dout·1e-7 / 6.25e-7 = 0.16 dout, right dout."""
+    result = check_layer(ReLU(), np.array([1e-7, 2.0]), np.random.default_rng(23))
+    dout = np.random.default_rng(23).standard_normal(2)
+    (kink,) = result.kinks
+    assert kink.index == (0,) and kink.inside and kink.analytic == dout[0]
+    assert [kink.left, kink.right] == pytest.approx([0.16 * dout[0], dout[0]], rel=1e-6)
+    assert not _row(result, "input 0 (x)").refined
+
+
+@pytest.mark.parametrize(("at_zero", "x0"), [(0.5, 1e-6), (0.0, 3e-6), (0.0, 1e-7)])
+def test_a_wrong_slope_a_hair_from_a_kink_still_fails(at_zero: float, x0: float) -> None:
+    """At x = 1e-6, 0.5 dout lies between the one-sided slopes at h (0.1 and 1 dout), but at
+    h/16 those agree: x is smooth there and the slope is dout. At 1e-7 the kink is real, but
+    0 lies outside the slopes at h/16, [0.16, 1] dout."""
+    result = gradcheck(ThresholdReLU(at_zero), np.array([x0, -1.0, 2.0]), np.random.default_rng(24))
+    row = _row(result, "input 0 (x)")
+    assert not result.ok and row.index == (0,) and not row.refined
+    assert all(not kink.inside for kink in result.kinks)
+
+
+def _flat_row() -> np.ndarray:
+    return np.array([[0.0, 0.0, 0.0076, 0.0]])
+
+
+@pytest.mark.parametrize(
+    ("layer", "x"),
+    [
+        (LayerNorm(2, dtype=np.float64), np.zeros((3, 2))),
+        (BatchNorm(2, dtype=np.float64), np.zeros((4, 2))),
+        (LayerNorm(4, dtype=np.float64), _flat_row()),  # D(h/16) fails here: Richardson
+    ],
+)
+def test_norm_layers_at_flat_features_pass_on_a_refined_estimate(
+    layer: Layer, x: np.ndarray
+) -> None:
+    for mode in ("full", "fast"):
+        result = check_layer(layer, x, np.random.default_rng(25), mode=mode)
+        row = _row(result, "input 0 (x)")
+        assert row.refined and row.max_error <= 1e-7 and not result.kinks
+        assert f"{type(layer).__name__} input 0 (x) at " in _refined_note(result)
+
+
+def test_the_refined_estimate_matches_the_hand_derived_layer_norm_gradient() -> None:
+    """x = 0, gamma = 1: x̂ = 0, so dx = (dout - mean(dout)) / sqrt(eps), row by row."""
+    x = np.zeros((3, 2))
+    result = check_layer(LayerNorm(2, dtype=np.float64), x, np.random.default_rng(26))
+    dout = np.random.default_rng(26).standard_normal(x.shape)
+    dx = (dout - dout.mean(axis=1, keepdims=True)) / np.sqrt(1e-5)
+    row = _row(result, "input 0 (x)")
+    assert len(row.refined) == 6 and "and 1 more" in _refined_note(result)
+    assert row.numeric == pytest.approx(dx[row.index], rel=1e-9)
+
+
+@pytest.mark.parametrize("norm", [LayerNorm, BatchNorm])
+@pytest.mark.parametrize("x", [np.zeros((3, 4)), np.tile(_flat_row(), (3, 1))])
+def test_small_errors_at_flat_features_are_still_caught(norm: type, x: np.ndarray) -> None:
+    rng = np.random.default_rng(27)
+    everywhere = gradcheck(_off(norm, 1 + 1e-5)(4, dtype=np.float64), x, rng)
+    assert not everywhere.ok and not everywhere.kinks
+    assert not _row(everywhere, "input 0 (x)").refined
+    one = gradcheck(_off(norm, 1 + 1e-3, (1, 2))(4, dtype=np.float64), x, rng)
+    row = _row(one, "input 0 (x)")
+    assert not one.ok and row.index == (1, 2) and "(1, 2)" not in row.refined
+
+
+def test_only_failing_coordinates_cost_more_than_two_forwards() -> None:
+    def forwards(gate: type[CountingCube], shape: tuple[int, int]) -> int:
+        gate.forwards = 0
+        gradcheck(gate(), _x(shape=shape), np.random.default_rng(28))
+        return gate.forwards
+
+    small = forwards(CountingCube, (4, 5))
+    assert forwards(CountingCube, (4, 6)) - small == 2 * 4  # 4 more passing coordinates
+    one_wrong = _off(CountingCube, 1 + 1e-3, (2, 3))
+    assert forwards(one_wrong, (4, 5)) - small == 6  # h/2, h/4 and h/16 for the wrong one
 
 
 # ---- contracts -----------------------------------------------------------------------------
@@ -484,13 +624,7 @@ def test_every_mode_catches_a_broken_gate(mode: str) -> None:
 
 
 def test_fast_mode_reports_the_direction_and_catches_one_small_wrong_entry() -> None:
-    class CubeOneEntryOff(Cube):
-        def backward(self, dout: np.ndarray) -> np.ndarray:
-            dx = super().backward(dout)
-            dx[2, 3] *= 1 + 1e-3
-            return dx
-
-    result = gradcheck(CubeOneEntryOff(), _x(), np.random.default_rng(16), mode="fast")
+    result = gradcheck(_off(Cube, 1 + 1e-3, (2, 3))(), _x(), np.random.default_rng(16), mode="fast")
     row = _row(result, "input 0 (x)")
     assert not row.ok and row.index is None and row.where.startswith("direction ")
 

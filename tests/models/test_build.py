@@ -1,14 +1,19 @@
-"""build(config): shapes inferred, seeds reproduced, dtypes kept, data standardized on train."""
+"""build(config): shapes inferred, seeds reproduced, dtypes kept, data standardized on train,
+a dataset's fixed test set kept as the test split."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from data import load_dataset, split
+from data.registry import DATASETS
 from models.build import build, build_model
-from models.config import ConfigError, apply_overrides, resolve_config
+from models.config import ConfigError, apply_overrides, load_config, resolve_config
 from models.sequential import Model, Sequential
+from models.session import Session
 
 
 def mlp(**changes: Any) -> dict[str, Any]:
@@ -253,3 +258,204 @@ def test_shape_probe_leaves_dropout_rng_and_batch_norm_alone() -> None:
     norm = model.layers["batch_norm0"]
     assert np.array_equal(norm.buffers["running_mean"], np.zeros(8))
     assert model.training and all(layer.training for layer in model.layers.values())
+
+
+# ---- a dataset with a fixed test set ------------------------------------------------------
+
+
+def fixed_test_set(nan: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """40 training samples (3 features around 5, classes 0..3, 10 each) and a fixed test set of
+    12 around -3, fresh arrays at every call; `nan` spoils a training feature."""
+    rng = np.random.default_rng(1)
+    X, X_test = rng.normal(5.0, 2.0, (40, 3)), rng.normal(-3.0, 0.5, (12, 3))
+    if nan:
+        X[:, 1] = np.nan
+    return X, np.arange(40) % 4, X_test, np.arange(12) % 4
+
+
+@pytest.fixture
+def fixed_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fixed_test_set` registered as the dataset `fixed` for this test."""
+    monkeypatch.setitem(DATASETS, "fixed", fixed_test_set)
+
+
+def fixed(**changes: Any) -> dict[str, Any]:
+    config = {
+        "seed": 0,
+        "dtype": "float64",
+        "data": {"name": "fixed", "val_fraction": 0.2},
+        "model": {"layers": [{"type": "affine", "out_dim": 4}]},
+        "optim": {"type": "sgd", "lr": 0.1},
+        "train": {"epochs": 3, "batch_size": 8},
+    }
+    return apply_overrides(config, [f"{k}={v}" for k, v in changes.items()])
+
+
+def raw_fixed_splits() -> tuple[tuple, tuple, tuple]:
+    """What build_data must give before standardizing: the training part split by the data
+    stream (val_fraction 0.2, no test slice), the fixed test set as it came."""
+    X, y, X_test, y_test = fixed_test_set()
+    data_seed, _ = np.random.SeedSequence(0).spawn(2)
+    train, val, _ = split(X, y, 0.2, 0.0, rng=np.random.default_rng(data_seed))
+    return train, val, (X_test, y_test)
+
+
+def fixed_file(folder: Path, data_line: str) -> Path:
+    """A config file for the `fixed` dataset with `data_line` at line 4, in the data block."""
+    path = folder / "fixed.yaml"
+    lines = ["seed: 0", "data:", "  name: fixed", f"  {data_line}", "model:"]
+    lines += ["  layers: [{type: affine, out_dim: 4}]", "optim: {type: sgd, lr: 0.1}"]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_fixed_test_set_is_the_test_split(fixed_data: None) -> None:
+    exp = build(fixed(**{"data.standardize": "false"}))
+    assert [len(y) for _, y in exp.splits] == [32, 8, 12]
+    assert np.bincount(exp.splits.val[1]).tolist() == [2, 2, 2, 2]  # stratified
+    for got, expected in zip(exp.splits, raw_fixed_splits(), strict=True):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(exp.splits.test[0], fixed_test_set()[2])  # untouched, in order
+    assert exp.n_classes == 4
+
+
+def test_a_fixed_test_set_is_prepared_with_train_statistics(fixed_data: None) -> None:
+    exp = build(fixed(dtype="float32", **{"data.shape": "[1, 3]"}))
+    (X_train, _), (X_val, _), (X_test, _) = raw_fixed_splits()
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    np.testing.assert_allclose(exp.standardizer.mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(exp.standardizer.std, std, rtol=1e-12)
+    assert not np.allclose(mean, np.concatenate([X_train, X_val]).mean(axis=0), rtol=1e-3)
+    X = exp.splits.test[0]
+    assert X.shape == (12, 1, 3) and X.dtype == np.float32 and X.flags.c_contiguous
+    np.testing.assert_allclose(X[:, 0], (X_test - mean) / std, rtol=1e-5)
+    assert X.mean() < -2  # test samples around -3, scaled by train's (mean 5, std 2)
+
+
+def test_a_test_fraction_is_refused_with_a_fixed_test_set(fixed_data: None, tmp_path: Path) -> None:
+    reason = "fixed comes with its own test set (12 samples): set data.test_fraction to 0"
+    with pytest.raises(ConfigError) as info:
+        build(fixed(**{"data.test_fraction": 0.25}))
+    assert str(info.value) == f"data.test_fraction: {reason}"
+    path = fixed_file(tmp_path, "test_fraction: 0.25")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}:4: data.test_fraction: {reason}"
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["data.test_fraction=0.1"])
+    assert str(info.value) == f"--set data.test_fraction=0.1: data.test_fraction: {reason}"
+    assert load_config(path, ["data.test_fraction=0"])["data"]["test_fraction"] == 0.0
+
+
+def test_bad_data_with_a_fixed_test_set_is_a_config_error_at_data(
+    fixed_data: None, tmp_path: Path
+) -> None:
+    path = fixed_file(tmp_path, "nan: true")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}:2: data: Standardizer.fit needs finite X, got NaN or Inf"
+
+
+def test_a_session_writes_the_fixed_test_sets_metrics(fixed_data: None, tmp_path: Path) -> None:
+    session = Session.start(fixed(), tmp_path / "run", quiet=True)
+    session.fit()
+    session.summarize()
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert list(saved["final"]) == ["train", "val", "test"]
+    params, standardizer = session.experiment.model.params(), session.experiment.standardizer
+    _, _, X_test, y_test = fixed_test_set()
+    X = (X_test - standardizer.mean) / standardizer.std
+    scores = X @ params["affine0.W"].value + params["affine0.b"].value
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    assert saved["final"]["test"]["loss"] == pytest.approx(-log_probs[np.arange(12), y_test].mean())
+    assert saved["final"]["test"]["acc"] == np.mean(scores.argmax(axis=1) == y_test)
+
+
+def conv_then_norms(*norms: dict[str, Any]) -> dict[str, Any]:
+    """Samples (2, 4) -> conv1d(out_channels=5, kernel_size=2) -> (5, 3) -> `norms` -> 3 scores."""
+    layers = [{"type": "conv1d", "out_channels": 5, "kernel_size": 2}, *norms]
+    return resolve_config(
+        {
+            "data": {"name": "blobs", "n_samples": 12, "n_features": 8, "shape": [2, 4]},
+            "model": {"layers": [*layers, {"type": "flatten"}, {"type": "affine", "out_dim": 3}]},
+            "optim": {"type": "sgd", "lr": 0.1},
+        }
+    )
+
+
+def test_num_features_is_inferred_on_the_axis_the_norm_normalizes() -> None:
+    exp = build(conv_then_norms({"type": "batch_norm"}, {"type": "layer_norm"}))
+    assert shapes(exp.model)["batch_norm0.gamma"] == (5,)  # channels: axis 0 of (5, 3)
+    assert shapes(exp.model)["layer_norm0.gamma"] == (3,)  # the last axis of (5, 3)
+    X = exp.splits.train[0]
+    assert exp.model.predict(X).shape == (len(X), 3)
+
+
+@pytest.mark.parametrize(
+    ("norm", "expected"),
+    [
+        ({"type": "layer_norm", "num_features": 5}, "is 5, {} which gives 3 on axis -1"),
+        ({"type": "batch_norm", "num_features": 3}, "is 3, {} which gives 5 on axis 0"),
+    ],
+)
+def test_given_num_features_must_match_its_axis(norm: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build(conv_then_norms(norm))
+    reaching = "but the samples reaching this layer have shape (5, 3),"
+    assert str(info.value) == "model.layers[1].num_features: " + expected.format(reaching)
+
+
+@pytest.mark.parametrize(
+    ("layer", "expected"),
+    [
+        (
+            {"type": "affine", "out_dim": 2**58},
+            "model.layers[0].out_dim: would have 576460752303423488 weights (in_dim 2 × out_dim "
+            "288230376151711744); a layer may have at most 268435456",
+        ),
+        (
+            {"type": "conv2d", "out_channels": 1, "kernel_size": 2**14 + 1},  # 16385² > 2**28
+            "model.layers[0].kernel_size: would have 268468225 weights (in_channels 1 × "
+            "out_channels 1 × kernel_size 268468225); a layer may have at most 268435456",
+        ),
+    ],
+)
+def test_layer_weights_are_bounded_before_anything_is_allocated(
+    layer: dict[str, Any], expected: str
+) -> None:
+    config = mlp(**{"model.layers": f"[{layer}]"})
+    if layer["type"] == "conv2d":
+        config = apply_overrides(config, ["data.shape=[1, 1, 2]"])
+    with pytest.raises(ConfigError) as info:
+        build(config)
+    assert str(info.value) == expected
+
+
+def test_weight_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("models.build.MAX_WEIGHTS", 6)
+    assert shapes(build(mlp(**{"model.layers": "[{type: affine, out_dim: 3}]"})).model) == {
+        "affine0.W": (2, 3),
+        "affine0.b": (3,),
+    }
+    with pytest.raises(ConfigError) as info:
+        build(mlp(**{"model.layers": "[{type: affine, out_dim: 4}]"}))
+    assert str(info.value) == (
+        "model.layers[0].out_dim: would have 8 weights (in_dim 2 × out_dim 4); a layer may have "
+        "at most 6"
+    )
+
+
+def test_sizes_no_array_can_have_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("models.config.MAX_DATA", 10**40)  # past the bounds: numpy objects
+    monkeypatch.setattr("models.build.MAX_WEIGHTS", 10**40)
+    moons = mlp(**{"data": "{name: moons, n_samples: 1000000000000000000000000000000}"})
+    with pytest.raises(ConfigError) as info:
+        build(moons)
+    assert str(info.value).startswith("data: a size is too large (OverflowError: ")
+    with pytest.raises(ConfigError) as info:
+        build(mlp(**{"model.layers": "[{type: affine, out_dim: 288230376151711744}]"}))
+    message = str(info.value)
+    assert message.startswith("model.layers[0]: a size is too large (MemoryError: ")
+    assert "(2, 288230376151711744)" in message

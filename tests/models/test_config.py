@@ -4,11 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from models import config as config_module
 from models.config import (
     ConfigError,
     apply_overrides,
     dump_config,
     load_config,
+    render_key,
     resolve_config,
 )
 
@@ -41,7 +43,7 @@ optim: {type: sgd, lr: 0.1}
 
 def write(tmp_path: Path, text: str, name: str = "mlp.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -475,3 +477,118 @@ def test_graph_resolves_output_and_keeps_listed_order(tmp_path: Path) -> None:
 def test_overrides_must_be_a_list_not_one_string(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="overrides must be a list of KEY=VALUE strings"):
         load_config(write(tmp_path, BASE), "optim.lr=1")  # type: ignore[arg-type]
+
+
+UNACCEPTABLE = "invalid YAML: unacceptable character #x{:04x}: special characters are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\x1b" + BASE, "1:1: " + UNACCEPTABLE.format(0x1B)),
+        (BASE.replace("seed: 0", "seed: 0  # \x83"), "1:12: " + UNACCEPTABLE.format(0x83)),
+        (BASE.replace("lr: 0.1", "lr: \x00"), "8:24: " + UNACCEPTABLE.format(0)),
+        ("seed: 0\r\n\rdtype: \x7f", "3:8: " + UNACCEPTABLE.format(0x7F)),  # \r\n: one break
+        ("a: 1\x85b: \x1b", "2:4: " + UNACCEPTABLE.format(0x1B)),  # \x85: a YAML line break
+    ],
+)
+def test_control_character_gives_line_and_column(tmp_path: Path, text: str, expected: str) -> None:
+    assert error(write(tmp_path, text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("seed=\x1b", "--set seed=\\x1b: " + UNACCEPTABLE.format(0x1B)),
+        ("seed=a\nb", "--set seed=a\\nb: seed: must be an integer >= 0, got 'a b'"),
+        (
+            "seed=[\x85",
+            "--set seed=[\\x85: invalid YAML: expected the node content, but found '<stream end>'",
+        ),
+    ],
+)
+def test_override_with_control_characters_is_one_line(
+    tmp_path: Path, override: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, BASE), [override])
+    assert str(info.value) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "rendered"),
+    [
+        (("model", "layers", 2, "out_dim"), "model.layers[2].out_dim"),
+        (("data", "n-samples"), "data['n-samples']"),
+        (("\n",), "['\\n']"),
+        (("model", " layers", 0), "model[' layers'][0]"),
+        (("data", "1"), "data['1']"),
+        (("set", "model.layers[0].out_dim"), "set.model.layers[0].out_dim"),  # a sweep's keys
+        ((), ""),
+    ],
+)
+def test_render_key_shows_keys_that_are_not_words_as_python_does(
+    key: tuple[str | int, ...], rendered: str
+) -> None:
+    assert render_key(key) == rendered
+
+
+def test_key_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
+    message = error(write(tmp_path, BASE + '"\\n": 1\n"out-dim": 2\n'))
+    assert message == (
+        "11: ['\\n']: unknown key; valid: seed, dtype, data, model, optim, schedule, train"
+    )
+
+
+def test_config_error_is_one_line() -> None:
+    err = ConfigError("first\nsecond\r\nthird\x1b", ("a\nb",), "--set a=\n")
+    assert str(err) == "--set a=\\n: ['a\\nb']: first second third\\x1b"
+    assert err.where == "--set a=\n"  # kept as given: locating compares it
+
+
+@pytest.mark.parametrize("text", ["\x85y", "a\x85", "x\u2028y\u2029", "\x85\n\x85", "tab\tand\x1b"])
+def test_dump_round_trips_strings_with_line_breaks(text: str) -> None:
+    config = {"name": text, text: [text]}
+    assert config_module.parse_yaml(dump_config(config), "dumped")[0] == config
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            "{name: moons, n_samples: 1000000000000000000000000000000}",
+            "2: data.n_samples: asks for 1000000000000000000000000000000 samples × features; "
+            "a dataset may have at most 100000000",
+        ),
+        (
+            "{name: spiral, n_per_class: 50000000, classes: 3}",
+            "2: data.n_per_class: asks for 150000000 samples × features (n_per_class 50000000 × "
+            "classes 3); a dataset may have at most 100000000",
+        ),
+        (
+            "{name: blobs, n_samples: 100000, centers: 3, n_features: 1001}",
+            "2: data.n_samples: asks for 100100000 samples × features (n_samples 100000 × "
+            "n_features 1001); a dataset may have at most 100000000",
+        ),
+    ],
+)
+def test_dataset_size_is_bounded_before_generating(
+    tmp_path: Path, data: str, expected: str
+) -> None:
+    text = BASE.replace("{name: spiral, n_per_class: 20, classes: 3}", data)
+    assert error(write(tmp_path, text)) == expected
+
+
+def test_dataset_size_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config_module, "MAX_DATA", 60)
+    config = {"data": {"name": "spiral", "n_per_class": 20, "classes": 3}}
+    config |= {"model": {"layers": [{"type": "affine", "out_dim": 3}]}}
+    config |= {"optim": {"type": "sgd", "lr": 0.1}}
+    assert resolve_config(config)["data"]["n_per_class"] == 20
+    config["data"]["n_per_class"] = 21
+    with pytest.raises(ConfigError) as info:
+        resolve_config(config)
+    assert str(info.value) == (
+        "data.n_per_class: asks for 63 samples × features (n_per_class 21 × classes 3); "
+        "a dataset may have at most 60"
+    )

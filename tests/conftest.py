@@ -1,4 +1,6 @@
-"""Hypothesis profiles for the property tests; HYPOTHESIS_PROFILE picks one (default "ci").
+"""Hypothesis profiles for every property test in the suite (tests/properties, and any other
+`@given`); HYPOTHESIS_PROFILE picks one (default "ci"). Registered here, at the top of tests/, so
+one profile holds for the whole run, whichever folders are collected.
 
 ci    derandomized (the same examples on every run, so CI is reproducible), bounded
       example counts, no example database
