@@ -15,8 +15,9 @@ class Conv1D(Conv2D):
     by `pad` at both ends.  x: (N, C, L), W: (F, C, K), b: (F,),
     out: (N, F, L') with L' = (L + 2 pad - K) // stride + 1.
 
-    Conv2D's im2col with one spatial axis: cols (N, C·K, L'), out[n] = W_flat @ cols[n].
-    Backward: db = Σ_{n,i} dout; dW = Σ_n dout[n] @ cols[n]ᵀ; dx by col2im of W_flatᵀ @ dout[n].
+    Conv2D's im2col with one spatial axis: cols[n] (C·K + 1, L') ending in a row of ones,
+    out[n] = [W_flat | b] @ cols[n]. Backward: [dW_flat | db] = Σ_n dout[n] @ cols[n]ᵀ;
+    dx by col2im of dcols[n] = W_flatᵀ @ dout[n]. W is (F, C, K) as in PyTorch's Conv1d.
     """
 
     spatial: ClassVar[int] = 1

@@ -5,8 +5,10 @@ and pad are tuples with one entry per spatial axis. Loops run over kernel offset
 HH*WW iterations, each one vectorized NumPy call over the whole batch), never over pixels.
 """
 
+import functools
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -45,15 +47,14 @@ def output_size(
     return tuple((p - k) // s + 1 for p, k, s in zip(padded, kernel, stride, strict=True))
 
 
-def pad_into(x: np.ndarray, pad: tuple[int, ...], buf: np.ndarray) -> np.ndarray:
-    """x zero-padded by `pad` on both sides of each spatial axis, written into `buf`."""
-    if not any(pad):
-        return x
-    for axis, p in enumerate(pad, start=2):  # only the borders: the interior is overwritten
-        for border in (slice(0, p), slice(buf.shape[axis] - p, None)):
-            buf[(slice(None),) * axis + (border,)] = 0
+def pad_into(x: np.ndarray, pad: tuple[int, ...], buf: np.ndarray, *, borders: bool = True) -> None:
+    """Write x zero-padded by `pad` (both sides of each spatial axis) into `buf`. With
+    `borders=False` the borders are trusted to be zero already (a reused buffer)."""
+    if borders:
+        for axis, p in enumerate(pad, start=2):
+            for border in (slice(0, p), slice(buf.shape[axis] - p, None)):
+                buf[(slice(None),) * axis + (border,)] = 0
     unpad(buf, pad)[...] = x
-    return buf
 
 
 def unpad(xp: np.ndarray, pad: tuple[int, ...]) -> np.ndarray:
@@ -87,16 +88,39 @@ def at_offset(
 def col2im(
     dcols: np.ndarray, stride: tuple[int, ...], pad: tuple[int, ...], dx: np.ndarray
 ) -> np.ndarray:
-    """Scatter-add columns (N, C, *kernel, *out) onto `dx` (N, C, *S), zeroed first; entries
-    that land on the zero padding are dropped."""
-    d = len(stride)
-    kernel, out = dcols.shape[2 : 2 + d], dcols.shape[2 + d :]
-    dx.fill(0)
-    for offset in offsets(kernel):
-        spans = [_landing(*g) for g in zip(offset, stride, pad, out, dx.shape[2:], strict=True)]
-        view = dx[(slice(None), slice(None), *(dst for _, dst in spans))]
-        view += dcols[(slice(None), slice(None), *offset, *(src for src, _ in spans))]
+    """Scatter-add columns (N, C, *kernel, *out) onto `dx` (N, C, *S); entries that land on
+    the zero padding are dropped. A tap that lands on every input (the centre of a "same"
+    convolution) is copied first, which saves zeroing dx."""
+    covers_all, taps = _taps(dcols.shape[2:], stride, pad, dx.shape[2:])
+    if covers_all:
+        np.copyto(dx[taps[0][1]], dcols[taps[0][0]])
+    else:
+        dx.fill(0)
+    for src, dst in taps[int(covers_all) :]:
+        view = dx[dst]
+        view += dcols[src]  # windows overlap: add, not assign
     return dx
+
+
+@functools.cache
+def _taps(
+    window_and_out: tuple[int, ...],
+    stride: tuple[int, ...],
+    pad: tuple[int, ...],
+    size: tuple[int, ...],
+) -> tuple[bool, tuple[tuple[tuple[Any, ...], tuple[Any, ...]], ...]]:
+    """(whether the first tap lands on every input, [(dcols index, dx index) per tap])."""
+    d = len(stride)
+    kernel, out = window_and_out[:d], window_and_out[d:]
+    everywhere = tuple(slice(0, n, 1) for n in size)
+    taps = []
+    for offset in offsets(kernel):
+        spans = [_landing(*g) for g in zip(offset, stride, pad, out, size, strict=True)]
+        dst = tuple(t for _, t in spans)
+        taps.append(((slice(None), slice(None), *offset, *(s for s, _ in spans)), dst))
+    taps.sort(key=lambda tap: tap[1] != everywhere)  # stable: a tap landing everywhere first
+    indices = tuple((src, (slice(None), slice(None), *dst)) for src, dst in taps)
+    return taps[0][1] == everywhere, indices
 
 
 def _landing(o: int, s: int, p: int, n_out: int, n_in: int) -> tuple[slice, slice]:

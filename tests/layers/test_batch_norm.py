@@ -160,3 +160,8 @@ def test_bad_shapes_and_options_raise() -> None:
         ValueError, match=r"^BatchNorm needs num_features to be an integer, got 2.5$"
     ):
         BatchNorm(2.5)
+
+
+def test_backward_before_forward_raises() -> None:
+    with pytest.raises(RuntimeError, match=r"^BatchNorm\.backward called before forward"):
+        BatchNorm(2).backward(np.ones((3, 2), np.float32))

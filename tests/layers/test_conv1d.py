@@ -94,3 +94,9 @@ def test_bad_shapes_and_options_raise_naming_conv1d() -> None:
     with pytest.raises(ValueError) as info:
         Conv1D(3, 4, (3, 3), rng=np.random.default_rng(0))
     assert str(info.value) == "Conv1D needs kernel_size to be a positive integer, got (3, 3)"
+
+
+def test_backward_before_forward_raises() -> None:
+    layer = Conv1D(2, 3, 3, rng=np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match=r"^Conv1D\.backward called before forward"):
+        layer.backward(np.ones((1, 3, 2), np.float32))

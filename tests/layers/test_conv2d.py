@@ -4,9 +4,14 @@ import numpy as np
 import pytest
 
 from layers import conv2d
+from layers.affine import Affine
+from layers.batch_norm import BatchNorm
 from layers.conv2d import Conv2D
-from layers.gradcheck import check_layer
+from layers.global_avg_pool import GlobalAvgPool
+from layers.gradcheck import check_layer, check_model
 from layers.im2col import col2im
+from layers.max_pool2d import MaxPool2D
+from layers.relu import ReLU
 from models.sequential import Sequential
 
 
@@ -146,9 +151,9 @@ def test_reused_buffers_give_the_fresh_results_every_step() -> None:
     fresh = Conv2D(2, 3, 3, stride=2, pad=1, rng=rng, dtype=np.float64)
     model = Sequential([Conv2D(2, 3, 3, stride=2, pad=1, rng=rng, dtype=np.float64)])
     model.layers["conv2d0"].params["W"].value[...] = fresh.params["W"].value
-    for _ in range(3):
-        x = rng.standard_normal((2, 2, 5, 5))
-        dout = rng.standard_normal((2, 3, 3, 3))
+    for batch in (2, 3, 2, 2):  # each batch shape has its own padded buffer
+        x = rng.standard_normal((batch, 2, 5, 5))
+        dout = rng.standard_normal((batch, 3, 3, 3))
         np.testing.assert_array_equal(model.forward(x), fresh.forward(x))
         np.testing.assert_array_equal(model.backward(dout), fresh.backward(dout))
         grad = model.layers["conv2d0"].params["W"].grad
@@ -226,3 +231,23 @@ def test_bad_channel_counts_raise() -> None:
 def test_pairs_from_a_config_list_are_accepted() -> None:
     layer = Conv2D(1, 1, [3, 2], stride=[2, 1], pad=[1, 0], rng=np.random.default_rng(0))
     assert (layer.kernel, layer.stride, layer.pad) == ((3, 2), (2, 1), (1, 0))
+
+
+def test_a_small_convnet_passes_the_gradient_check() -> None:
+    rng = np.random.default_rng(7)
+    net = [
+        Conv2D(2, 4, 3, pad=1, rng=rng, dtype=np.float64),
+        BatchNorm(4, dtype=np.float64),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(4, 3, (2, 1), stride=(1, 2), rng=rng, dtype=np.float64),
+        GlobalAvgPool(),
+        Affine(3, 2, rng=rng, dtype=np.float64),
+    ]
+    check_model(Sequential(net), rng.standard_normal((3, 2, 6, 6)), rng)
+
+
+def test_backward_before_forward_raises() -> None:
+    layer = Conv2D(2, 3, 3, rng=np.random.default_rng(0))
+    with pytest.raises(RuntimeError, match=r"^Conv2D\.backward called before forward"):
+        layer.backward(np.ones((1, 3, 2, 2), np.float32))

@@ -76,3 +76,8 @@ def test_bad_shapes_and_options_raise() -> None:
     with pytest.raises(ValueError) as info:
         LayerNorm(4, eps=0)
     assert str(info.value) == "LayerNorm needs num_features >= 1 and eps > 0, got 4 and 0"
+
+
+def test_backward_before_forward_raises() -> None:
+    with pytest.raises(RuntimeError, match=r"^LayerNorm\.backward called before forward"):
+        LayerNorm(2).backward(np.ones((3, 2), np.float32))

@@ -160,3 +160,9 @@ def test_bad_options_raise() -> None:
         str(info.value)
         == "AvgPool2D needs stride to be a positive integer or 2 of them, got (1, 1, 1)"
     )
+
+
+@pytest.mark.parametrize("layer", [MaxPool2D(), AvgPool2D(), MaxPool1D(), GlobalAvgPool()])
+def test_backward_before_forward_raises(layer) -> None:
+    with pytest.raises(RuntimeError, match=rf"^{type(layer).__name__}\.backward called before"):
+        layer.backward(np.ones((1, 1, 2, 2)))
