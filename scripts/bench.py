@@ -24,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from bench_conv import run as run_conv  # noqa: E402
+from bench_conv import table as conv_table  # noqa: E402
 from bench_reference import GemmCeiling, ReferenceMLP  # noqa: E402
 
 WORKLOADS = {  # name: (layer sizes, batch)
@@ -374,6 +376,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
     parser.add_argument("--no-gradcheck", action="store_true", help="skip the checker timings")
+    parser.add_argument("--no-conv", action="store_true", help="skip the conv workload")
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
     parser.add_argument("--child-gradcheck", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -400,11 +403,15 @@ def main() -> int:
     mem = {} if args.no_memory else memory(frameworks, args.seed)
     start = startup()
     checks = {} if args.no_gradcheck else _child_gradcheck()
+    conv = None if args.no_conv else run_conv(repeats=args.rounds, block=3)
     if args.json:
         report = {"workloads": results, "memory_mib": mem, "startup_s": start, "gradcheck": checks}
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**report, "conv": conv}, indent=2))
     else:
         print(markdown(results, mem, start, checks))
+        if conv is not None:
+            print("\nConv2D 3x3, pad 1, 32 -> 64 channels, 32x32, batch 64, float32\n")
+            print(conv_table(conv))
     return 0
 
 
