@@ -410,8 +410,7 @@ def main() -> int:
     else:
         print(markdown(results, mem, start, checks))
         if conv is not None:
-            print("\nConv2D 3x3, pad 1, 32 -> 64 channels, 32x32, batch 64, float32\n")
-            print(conv_table(conv))
+            print(f"\n{conv_table(conv)}")
     return 0
 
 
