@@ -61,7 +61,8 @@ class Dropout(Layer):
         return np.multiply(x, mask, out=self._buffer("out", x.shape, x.dtype))
 
     def _draw(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        u = self.rng.random(shape)  # float64 whatever the dtype: one seed, one mask
+        # float64 whatever the dtype (one seed, one mask), drawn into a reused buffer
+        u = self.rng.random(shape, out=self._buffer("uniform", shape, np.dtype(np.float64)))
         mask = np.greater_equal(u, self.p, out=self._buffer("mask", shape, dtype))
         mask *= 1 / (1 - self.p)
         return mask
