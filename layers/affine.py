@@ -53,7 +53,7 @@ class Affine(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         x, W, b = self._cached(self._x), self.params["W"], self.params["b"]
         np.matmul(x.T, dout, out=W.grad)  # in place: grads may be views into a flat buffer
-        np.add.reduce(dout, axis=0, out=b.grad)
+        np.matmul(self._ones(len(x), dout.dtype), dout, out=b.grad)  # db = Σ_N dout, a GEMV
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", x.shape, dout.dtype)

@@ -31,11 +31,12 @@ class SoftmaxCrossEntropy(Loss):
         np.subtract(scores, top, out=shifted)  # stability shift: exp never overflows
         probs = self._buffer("probs", scores.shape, scores.dtype)
         np.exp(shifted, out=probs)
-        sums = np.add.reduce(probs, axis=1, keepdims=True)
-        probs /= sums
-        picked = np.add.reduce(shifted[self._rows(len(y)), y])  # Σ (s_iy - max_j s_ij)
+        sums = np.dot(probs, self._ones(scores.shape[1], scores.dtype))  # Σ_j exp, one GEMV
+        probs /= sums[:, None]
+        losses = np.log(sums, out=sums)  # log Σ_j exp(s_ij - max) - (s_iy - max), per row
+        losses -= shifted[self._rows(len(y)), y]
         self._probs, self._y = probs, y
-        return float(np.add.reduce(np.log(sums, out=sums), axis=None) - picked) / len(y)
+        return float(np.dot(losses, self._ones(len(y), losses.dtype))) / len(y)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
         probs, y = self._cached(self._probs), self._cached(self._y)
