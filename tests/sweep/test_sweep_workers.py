@@ -250,8 +250,8 @@ def test_a_stopped_worker_queues_its_trial_again_and_the_next_run_resumes_it(
 ) -> None:
     path = write_sweep(
         "base: base.yaml\ntrials: 1\nsampler: {type: random, seed: 0}\npruner: none\n"
-        "set: {train.epochs: 40}\nspace:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
-    )
+        "set: {train.epochs: 200}\nspace:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
+    )  # long enough that the stop request lands mid-run even on a loaded machine
     sweep, out = load_sweep(path), tmp_path / "out"
     out.mkdir()
     worker = Worker(sweep, str(out / JOURNAL), out)
@@ -266,7 +266,7 @@ def test_a_stopped_worker_queues_its_trial_again_and_the_next_run_resumes_it(
     assert trials[1].params == trials[0].params
     assert trials[1].user_attrs["run"] == "trial-0000"
     rows = (out / "trial-0000" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(r)["epoch"] for r in rows] == list(range(1, 41))
+    assert [json.loads(r)["epoch"] for r in rows] == list(range(1, 201))
 
 
 def _stop_after_epochs(worker: Worker, epochs: int) -> None:
