@@ -36,6 +36,7 @@ class Layer:
     key: ClassVar[str] = ""  # set by the registry
     n_inputs: ClassVar[int] = 1
     training: bool
+    feature_axis: ClassVar[int] = 0  # sample axis that in_channels / num_features count
     needs_input_grad: bool = True  # a plan sets False when nothing upstream wants dx
     reuse_buffers: bool = False  # a plan sets True: outputs live in buffers reused per shape
 

@@ -25,7 +25,6 @@ class BatchNorm(Layer):
     updated in place, so restoring is `layer.buffers[name][...] = saved`.
     """
 
-    feature_axis: int = 0  # num_features is the size of a sample's first axis, its channels
     _x_hat: np.ndarray | None = None  # normalized input of the last forward
     _inv_std: np.ndarray | None = None  # 1 / sqrt(var + eps), broadcastable like gamma
     _batch_stats: bool | None = None  # whether the last forward normalized by batch statistics
@@ -88,15 +87,6 @@ class BatchNorm(Layer):
             running *= self.momentum
             running += (1.0 - self.momentum) * batch.ravel()
         return mean, var
-
-    def output_shape(self, *input_shapes: tuple[int, ...]) -> tuple[int, ...]:
-        """Like x; the running statistics are left as they were (a forward would move them)."""
-        saved = {name: running.copy() for name, running in self.buffers.items()}
-        try:
-            return super().output_shape(*input_shapes)
-        finally:
-            for name, running in saved.items():
-                self.buffers[name][...] = running
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x_hat, inv_std = self._cached(self._x_hat), self._inv_std

@@ -205,14 +205,11 @@ def _layer(
     spec = _with_inferred(spec, in_shapes[0], key)
     _check_weights(spec, key)
     layer = _construct(LAYERS, spec, key, rng=rng, dtype=dtype)
-    layer.eval()  # a shape probe must not draw dropout masks or move running statistics
-    try:
+    try:  # output_shape probes in eval mode: no dropout mask drawn, no running statistic moved
         out_shape = layer.output_shape(*[(1, *shape) for shape in in_shapes])[1:]
     except _OBJECTIONS as err:
         shapes = ", ".join(str(s) for s in in_shapes)
         raise ConfigError(f"cannot take samples of shape {shapes}: {_said(err)}", key) from err
-    finally:
-        layer.train()
     return layer, tuple(out_shape)
 
 
@@ -227,7 +224,7 @@ def _with_inferred(spec: Mapping[str, Any], shape: Shape, key: Key) -> dict[str,
             continue
         if option != "in_dim" and not shape:
             raise ConfigError(f"cannot infer {option} from samples of shape ()", key)
-        axis = getattr(cls, "feature_axis", 0)
+        axis = cls.feature_axis
         size = math.prod(shape) if option == "in_dim" else shape[axis]
         given = spec.setdefault(option, size)
         if given != size:
