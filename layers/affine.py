@@ -4,7 +4,7 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import DTypeLike
 
-from layers.base import LAYERS, Layer, Param
+from layers.base import LAYERS, Layer, Param, gemm
 from layers.init import INITIALIZERS
 
 
@@ -46,18 +46,18 @@ class Affine(Layer):
         self._x, self._x_shape = flat, x.shape
         dtype = x.dtype if x.dtype == W.dtype else np.result_type(x, W)
         out = self._buffer("out", (len(x), W.shape[1]), dtype)
-        np.matmul(flat, W, out=out)
+        gemm(flat, W, out)
         out += b  # bias added into the GEMM output, no temporary
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         x, W, b = self._cached(self._x), self.params["W"], self.params["b"]
-        np.matmul(x.T, dout, out=W.grad)  # in place: grads may be views into a flat buffer
-        np.matmul(self._ones(len(x), dout.dtype), dout, out=b.grad)  # db = Σ_N dout, a GEMV
+        gemm(x.T, dout, W.grad)  # in place: grads may be views into a flat buffer
+        gemm(self._ones(len(x), dout.dtype), dout, b.grad)  # db = Σ_N dout, a GEMV
         if not self.needs_input_grad:
             return None
         dx = self._buffer("dx", x.shape, dout.dtype)
-        np.matmul(dout, W.value.T, out=dx)
+        gemm(dout, W.value.T, dx)
         return dx.reshape(self._x_shape)
 
     @classmethod

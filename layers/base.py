@@ -120,6 +120,15 @@ def cache_names(cls: type) -> tuple[str, ...]:
 LAYERS: Registry[Layer] = Registry("layer")
 
 
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = a @ b, one BLAS call into `out`. `np.dot` when the three dtypes agree: the same
+    BLAS routine as `np.matmul` with about 0.4 µs less dispatch per call on minibatches;
+    `np.matmul` otherwise, which casts (say float64 data into a float32 layer's grads)."""
+    if a.dtype == b.dtype == out.dtype:
+        return np.dot(a, b, out=out)
+    return np.matmul(a, b, out=out)
+
+
 def flatten_params(params: Iterable[Param]) -> tuple[np.ndarray, np.ndarray, int]:
     """Lay `params` out as views into one flat value buffer and one flat grad buffer.
 

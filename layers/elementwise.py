@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
+from layers.base import LAYERS, Layer, gemm
 
 
 def as_float(x: Any) -> np.ndarray:
@@ -188,12 +188,12 @@ class MatMul(Layer):
             raise ValueError(f"MatMul expects x (N, D) and y (D, M), got x {x.shape}, y {y.shape}")
         self._x, self._y = x, y
         out = self._buffer("out", (len(x), y.shape[1]), np.result_type(x, y))
-        return np.matmul(x, y, out=out)
+        return gemm(x, y, out)
 
     def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x, y = self._cached(self._x), self._cached(self._y)
-        dx = np.matmul(dout, y.T, out=self._buffer("dx", x.shape, dout.dtype))
-        dy = np.matmul(x.T, dout, out=self._buffer("dy", y.shape, dout.dtype))
+        dx = gemm(dout, y.T, self._buffer("dx", x.shape, dout.dtype))
+        dy = gemm(x.T, dout, self._buffer("dy", y.shape, dout.dtype))
         return dx, dy
 
     @classmethod

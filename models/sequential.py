@@ -27,7 +27,7 @@ class Model:
         return self.graph.layers()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._input_shape = np.shape(x)[1:]
+        self._input_shape = x.shape[1:] if isinstance(x, np.ndarray) else np.shape(x)[1:]
         return self.graph.forward(x=x)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:

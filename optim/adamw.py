@@ -25,7 +25,8 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def _decay(self) -> None:
-        self.values[: self.n_decay] *= 1.0 - self.lr * self.weight_decay
+        decayed = self._decayed[0]
+        decayed *= 1.0 - self.lr * self.weight_decay
 
     def penalty(self) -> float:
         """0: decoupled decay is not the gradient of a loss term, so it adds none to the loss."""

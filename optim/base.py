@@ -35,6 +35,8 @@ class Optimizer:
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
         self._scratch = np.empty_like(self.values)
+        n = self.n_decay  # the decayed prefix's views, sliced once rather than every step
+        self._decayed = (self.values[:n], self.grads[:n], self._scratch[:n])
 
     def step(self) -> None:
         """Apply one update from the current grads (L2 weight decay is added into them)."""
@@ -46,9 +48,9 @@ class Optimizer:
     def _decay(self) -> None:
         """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the decayed
         prefix, grad += weight_decay * w."""
-        n = self.n_decay
-        np.multiply(self.values[:n], self.weight_decay, out=self._scratch[:n])
-        self.grads[:n] += self._scratch[:n]
+        values, grads, scratch = self._decayed
+        np.multiply(values, self.weight_decay, out=scratch)
+        grads += scratch
 
     def _update(self, grads: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")

@@ -93,3 +93,34 @@ def test_dimensions_must_be_positive(bad: int) -> None:
 def test_dimensions_must_be_integers(bad: object) -> None:
     with pytest.raises(TypeError, match="Affine needs out_dim to be an integer, got"):
         Affine(3, bad, rng=np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+def test_float32_steps_equal_np_matmul_bit_for_bit() -> None:
+    # Affine calls np.dot when the dtypes agree (less dispatch per call): the same BLAS routine
+    # as np.matmul, so the same bits, for the output, dW, db and dx.
+    rng = np.random.default_rng(3)
+    layer = Affine(64, 100, rng=rng)
+    x = rng.standard_normal((32, 64)).astype(np.float32)
+    dout = rng.standard_normal((32, 100)).astype(np.float32)
+    W, b = layer.params["W"].value, layer.params["b"].value
+    out = layer.forward(x)
+    np.testing.assert_array_equal(out, np.matmul(x, W) + b)
+    dx = layer.backward(dout)
+    np.testing.assert_array_equal(dx, np.matmul(dout, W.T))
+    np.testing.assert_array_equal(layer.params["W"].grad, np.matmul(x.T, dout))
+    np.testing.assert_array_equal(layer.params["b"].grad, np.matmul(np.ones(32, np.float32), dout))
+
+
+def test_float64_data_into_a_float32_layer_casts_the_grads() -> None:
+    layer = _affine()  # float64 params
+    layer32 = Affine(2, 3, rng=np.random.default_rng(0))
+    layer32.params["W"].value[...] = W
+    layer32.params["b"].value[...] = B
+    out = layer32.forward(X)  # float64 data: float64 output, float32 grads
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, _affine().forward(X))
+    layer32.backward(np.ones((2, 3)))
+    layer.forward(X)
+    layer.backward(np.ones((2, 3)))
+    assert layer32.params["W"].grad.dtype == np.float32
+    np.testing.assert_array_equal(layer32.params["W"].grad, layer.params["W"].grad)

@@ -202,7 +202,7 @@ class LossIgnoresDout(SoftmaxCrossEntropy):
 
 class LossMissingMean(SoftmaxCrossEntropy):
     def backward(self, dout: float = 1.0) -> np.ndarray:
-        return super().backward(dout) * len(self._cached(self._y))
+        return super().backward(dout) * len(self._cached(self._picks))
 
 
 def _x(seed: int = 0, shape: tuple[int, ...] = (4, 5)) -> np.ndarray:

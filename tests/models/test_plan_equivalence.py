@@ -1,5 +1,5 @@
 """The fast paths compute what the plain path computes: buffer reuse, flat parameter buffers
-and BLAS updates change where numbers live, never which numbers come out."""
+and in-place updates change where numbers live, never which numbers come out."""
 
 import sys
 from pathlib import Path
@@ -66,8 +66,9 @@ def test_reused_buffers_train_bit_for_bit_like_fresh_arrays() -> None:
 
 
 def test_a_step_equals_the_plain_layer_by_layer_loop_with_separate_arrays() -> None:
-    """Flat buffers and BLAS axpy against gates called one by one and a NumPy update per
-    tensor: equal to float32 rounding (axpy may fuse a multiply-add)."""
+    """Flat buffers and in-place updates against gates called one by one and a NumPy update
+    per tensor written as expressions: equal to float32 rounding (the plain update rounds
+    g + decay * w once more before adding it to the velocity)."""
     losses, weights = _train(Sequential(_layers(0), input_grad=False))
     layers, loss = _layers(0), SoftmaxCrossEntropy()
     params = [p for layer in layers for p in layer.params.values()]
