@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from layers.base import Layer, Param, flatten_params
+from layers.base import Layer, Param, empty_aligned, flatten_params
 
 
 @dataclass
@@ -277,7 +277,7 @@ class ComputationalGraph:
         key = (slot, np.shape(g), np.result_type(have, g))
         total = plan.sums.get(key)
         if total is None:
-            total = plan.sums[key] = np.empty(key[1], key[2])
+            total = plan.sums[key] = empty_aligned(key[1], key[2])
         if have is total:
             total += g
         else:

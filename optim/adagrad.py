@@ -29,7 +29,7 @@ class Adagrad(Optimizer):
         check_number("Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0)
         check_number("Adagrad", "eps", eps, low=0.0, low_open=True)
         self.lr_decay, self.eps = float(lr_decay), float(eps)
-        self.state["sum"] = np.full_like(self.values, initial_accumulator_value)
+        self.state["sum"] = self._new_state(initial_accumulator_value)
 
     def _update(self, grads: np.ndarray) -> None:
         total, s = self.state["sum"], self._scratch

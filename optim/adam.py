@@ -32,8 +32,8 @@ class Adam(Optimizer):
             check_number(name, f"betas[{i}]", beta, low=0.0, high=1.0, high_open=True)
         check_number(name, "eps", eps, low=0.0, low_open=True)
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
-        self.state["exp_avg"] = np.zeros_like(self.values)
-        self.state["exp_avg_sq"] = np.zeros_like(self.values)
+        self.state["exp_avg"] = self._new_state()
+        self.state["exp_avg_sq"] = self._new_state()
 
     def _update(self, grads: np.ndarray) -> None:
         (b1, b2), s = self.betas, self._scratch

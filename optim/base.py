@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from layers.base import Param, flatten_params
+from layers.base import Param, empty_aligned, flatten_params
 from layers.registry import Registry
 
 
@@ -34,7 +34,7 @@ class Optimizer:
         self.values, self.grads, self.n_decay = flatten_params(self.params)
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
-        self._scratch = np.empty_like(self.values)
+        self._scratch = empty_aligned(self.values.shape, self.values.dtype)
         n = self.n_decay  # the decayed prefix's views, sliced once rather than every step
         self._decayed = (self.values[:n], self.grads[:n], self._scratch[:n])
 
@@ -51,6 +51,12 @@ class Optimizer:
         values, grads, scratch = self._decayed
         np.multiply(values, self.weight_decay, out=scratch)
         grads += scratch
+
+    def _new_state(self, fill: float = 0.0) -> np.ndarray:
+        """A per-element state array shaped like the flat buffer (64-byte aligned), filled."""
+        array = empty_aligned(self.values.shape, self.values.dtype)
+        array.fill(fill)
+        return array
 
     def _update(self, grads: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")

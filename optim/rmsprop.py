@@ -32,11 +32,11 @@ class RMSProp(Optimizer):
         check_flag("RMSProp", "centered", centered)
         self.alpha, self.eps, self.momentum = float(alpha), float(eps), float(momentum)
         self.centered = bool(centered)
-        self.state["square_avg"] = np.zeros_like(self.values)
+        self.state["square_avg"] = self._new_state()
         if self.centered:
-            self.state["grad_avg"] = np.zeros_like(self.values)
+            self.state["grad_avg"] = self._new_state()
         if self.momentum:
-            self.state["momentum_buffer"] = np.zeros_like(self.values)
+            self.state["momentum_buffer"] = self._new_state()
 
     def _update(self, grads: np.ndarray) -> None:
         s = self._normalized(grads)

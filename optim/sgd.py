@@ -34,7 +34,7 @@ class SGD(Optimizer):
             raise ValueError("SGD needs momentum > 0 for nesterov, got momentum 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         if self.momentum:
-            self.state["velocity"] = np.zeros_like(self.values)
+            self.state["velocity"] = self._new_state()
 
     def _update(self, grads: np.ndarray) -> None:
         step = self._scratch

@@ -3,8 +3,9 @@
 Run with the machine's BLAS defaults lifted, in that command only:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench.py [--json] [--quick]
 Frameworks alternate within each round; the table reports the median steps/s over rounds,
-each framework's ratio to the reference measured in the same run, and its fraction of the
-GEMM-only ceiling. PyTorch and JAX join when installed (`pip install -e ".[bench]"`).
+each framework's ratio to the reference and its fraction of the GEMM-only ceiling (medians of
+the ratios within each round, so a round the machine ran slow cancels out). PyTorch and JAX
+join when installed (`pip install -e ".[bench]"`).
 """
 
 import argparse
@@ -222,18 +223,23 @@ def bench_workload(name: str, rounds: int, seconds: float, seed: int) -> dict:
             rates[fw].append(counts[fw] / json.loads(proc.stdout.readline()))
     for proc in workers.values():
         proc.communicate()
-    ref = statistics.median(rates["numpy-reference"])
-    ceiling = statistics.median(rates["gemm-ceiling"])
+    ref, ceiling = rates["numpy-reference"], rates["gemm-ceiling"]
     return {
         fw: {
             "median": statistics.median(r),
             "min": min(r),
             "max": max(r),
-            "ratio_to_reference": statistics.median(r) / ref,
-            "fraction_of_ceiling": statistics.median(r) / ceiling,
+            "ratio_to_reference": _paired(r, ref),
+            "fraction_of_ceiling": _paired(r, ceiling),
         }
         for fw, r in rates.items()
     }
+
+
+def _paired(rates: list[float], base: list[float]) -> float:
+    """Median over rounds of rate / base rate in the same round: a round the machine ran
+    slow for everyone cancels out, where a ratio of medians would carry it."""
+    return statistics.median(r / b for r, b in zip(rates, base, strict=True))
 
 
 def bench_gradcheck(repeats: int = 5) -> dict[str, dict[str, float]]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from layers.affine import Affine
+from layers.base import flatten_params
 from layers.relu import ReLU
 from losses.softmax_cross_entropy import SoftmaxCrossEntropy
 from models.graph import ComputationalGraph
@@ -109,9 +110,16 @@ def test_params_grads_and_optimizer_state_share_one_flat_buffer_each() -> None:
     model = Sequential(_layers(0), input_grad=False)
     params = model.params()
     optimizer = SGD(params.values(), lr=LR, momentum=MOMENTUM)
-    assert all(p.value.base is optimizer.values for p in params.values())
-    assert all(p.grad.base is optimizer.grads for p in params.values())
-    assert optimizer.values.size == sum(p.value.size for p in params.values())
+    offset = 0
+    for p in sorted(params.values(), key=lambda p: not p.decay):  # decayed first
+        for array, flat in ((p.value, optimizer.values), (p.grad, optimizer.grads)):
+            expected = flat[offset : offset + p.value.size].reshape(p.value.shape)
+            assert array.__array_interface__ == expected.__array_interface__  # the same view
+        offset += p.value.size
+    assert optimizer.values.size == offset == optimizer.grads.size
+    model_values, model_grads, _ = model.graph.flat_params()
+    assert model_values.__array_interface__ == optimizer.values.__array_interface__
+    assert model_grads.__array_interface__ == optimizer.grads.__array_interface__
     decayed = sum(p.value.size for p in params.values() if p.decay)
     assert optimizer.n_decay == decayed  # weights first: decay is one prefix slice
 
@@ -145,3 +153,48 @@ def test_inference_caches_nothing_and_reuses_its_buffers(batch: int) -> None:
     assert affine._buffers[("out", (batch, SIZES[2]), np.dtype(np.float32))] is out_buffer
     assert all(layer._x is None for layer in model.layers.values() if isinstance(layer, Affine))
     assert all(layer._mask is None for layer in model.layers.values() if isinstance(layer, ReLU))
+
+
+def test_buffers_start_on_a_64_byte_boundary() -> None:
+    # NumPy's large arrays start 16 bytes past a cache line; GEMMs on aligned operands run
+    # about 3% faster here, so the flat buffers, optimizer state and gate buffers are aligned.
+    model = Sequential(_layers(0), input_grad=False)
+    loss = SoftmaxCrossEntropy()
+    optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
+    x, y = _batches()[0]
+    loss.forward(model.forward(x), y)
+    model.backward(loss.backward())
+    optimizer.step()
+    arrays = [optimizer.values, optimizer.grads, optimizer._scratch, *optimizer.state.values()]
+    arrays += [b for layer in [*model.layers.values(), loss] for b in layer._buffers.values()]
+    assert len(arrays) > 10
+    assert all(a.__array_interface__["data"][0] % 64 == 0 for a in arrays)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, bool, np.complex128])
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (3, 5), (2, 3, 4)])
+def test_empty_aligned_gives_the_shape_and_dtype_asked_on_a_64_byte_boundary(
+    dtype: type, shape: tuple[int, ...]
+) -> None:
+    from layers.base import empty_aligned
+
+    for _ in range(20):  # different allocations land at different offsets
+        array = empty_aligned(shape, dtype)
+        assert array.shape == shape and array.dtype == np.dtype(dtype)
+        assert array.flags.c_contiguous and array.flags.writeable
+        assert array.size == 0 or array.__array_interface__["data"][0] % 64 == 0
+        array[...] = 1  # all of it is writable memory of its own
+        assert np.all(array == 1)
+
+
+def test_params_laid_out_again_keep_their_values_and_sub_ranges_are_reused() -> None:
+    model = Sequential(_layers(0), input_grad=False)
+    before = {name: p.value.copy() for name, p in model.params().items()}
+    weights = [p for p in model.params().values() if p.decay]  # back to back at the front
+    values, grads, n_decay = flatten_params(weights)
+    assert n_decay == values.size == sum(w.value.size for w in weights)
+    assert np.shares_memory(values, model.graph.flat_params()[0])  # a view, not a copy
+    biases_first = [p for p in model.params().values() if not p.decay] + weights
+    SGD(biases_first[:1] + biases_first[-1:], lr=LR)  # not back to back: laid out afresh
+    for name, p in model.params().items():
+        np.testing.assert_array_equal(p.value, before[name])

@@ -51,12 +51,16 @@ def test_backward_gives_dx_and_param_grads() -> None:
 def test_params_have_dotted_names_and_share_one_flat_buffer() -> None:
     params = _mlp().params()
     assert list(params) == ["affine0.W", "affine0.b", "affine1.W", "affine1.b"]
-    values = params["affine0.W"].value.base
-    grads = params["affine0.W"].grad.base
-    assert values is not None and values.shape == (2 * 3 + 3 + 3 * 2 + 2,)
-    assert all(p.value.base is values and p.grad.base is grads for p in params.values())
+    model_values, model_grads = params["affine0.W"].value.base, params["affine0.W"].grad.base
+    assert model_values is not None and model_grads is not None
+    owners = {id(p.value.base) for p in params.values()} | {
+        id(p.grad.base) for p in params.values()
+    }
+    assert owners == {id(model_values), id(model_grads)}  # one buffer each for all params
     optimizer = SGD(params.values(), lr=0.1)
-    assert optimizer.values is values and optimizer.grads is grads  # one buffer, no copy
+    assert optimizer.values.shape == (2 * 3 + 3 + 3 * 2 + 2,) and optimizer.n_decay == 2 * 3 + 3 * 2
+    assert optimizer.values.base is model_values and optimizer.grads.base is model_grads  # no copy
+    assert np.shares_memory(optimizer.values, params["affine1.b"].value)
 
 
 def test_input_grad_false_returns_none_and_skips_the_first_dx() -> None:

@@ -34,3 +34,12 @@ def test_bench_refuses_an_unknown_workload() -> None:
     assert (
         done.stderr == "bench.py: unknown workloads ['huge']; valid: tiny, small, medium, large\n"
     )
+
+
+def test_ratios_pair_each_round_with_the_same_rounds_reference() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench import _paired
+
+    # per round 1.0, 2.0, 3.0: median 2.0 (a ratio of the medians would say 12 / 10 = 1.2)
+    assert _paired([10.0, 12.0, 30.0], [10.0, 6.0, 10.0]) == 2.0
+    assert _paired([5.0], [4.0]) == 1.25
