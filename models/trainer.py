@@ -13,7 +13,7 @@ from numpy.random import Generator
 from tqdm import tqdm
 
 from data.batches import batch_slices, epoch_order
-from layers.base import Param
+from layers.base import Param, empty_aligned
 from losses.base import Loss
 from models.checkpoint import CheckpointError, load_arrays
 from models.diagnostics import Diagnostics
@@ -331,7 +331,7 @@ class Trainer:
         shapes = ((bs, *X.shape[1:]), X.dtype), ((bs, *y.shape[1:]), y.dtype)
         if [(b.shape, b.dtype) for b in self._buffers[:2]] != list(shapes):
             self._buffers = (
-                np.empty(*shapes[0]),
+                empty_aligned(*shapes[0]),  # the first layer's GEMMs read it: 64-byte aligned
                 np.empty(*shapes[1]),
                 np.empty(bs, np.intp),
                 np.empty(bs, bool),
@@ -344,7 +344,7 @@ class Trainer:
         if self.clip_norm is not None:
             finite = math.isfinite(clip_grad_norm(grads, self.clip_norm))  # clips only if finite
         else:
-            finite = math.isfinite(np.add.reduce(grads))  # any NaN or Inf makes the sum non-finite
+            finite = _all_finite(grads)
         if finite and math.isfinite(loss):
             return
         p = self.progress
@@ -360,7 +360,7 @@ class Trainer:
 
     def _check_weights(self) -> None:
         """Refuse to record weights that an update made non-finite (keeps the last good save)."""
-        if math.isfinite(self.optimizer.values.sum()):
+        if _all_finite(self.optimizer.values):
             return
         p = self.progress
         param = _first_non_finite({n: q.value for n, q in self.params.items()})
@@ -376,9 +376,7 @@ class Trainer:
         params = self.params.items()
         if not grads_finite:
             bad = _first_non_finite({n: q.grad for n, q in params})
-            if bad is not None:
-                return f"first non-finite gradient: {bad}", bad
-            return "every gradient finite but their sum overflows", None
+            return f"first non-finite gradient: {bad}", bad
         bad = _first_non_finite({n: q.value for n, q in params})
         if bad is not None:
             return f"the weights are already non-finite, first {bad}", bad
@@ -550,3 +548,10 @@ def _check_pair(name: str, pair: Pair) -> None:
         raise ValueError(f"{name} data is empty: X has shape {X.shape}")
     if len(X) != len(y):
         raise ValueError(f"{name} data: X has {len(X)} rows but y has {len(y)}")
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """No NaN or Inf in `array`. One sum answers for the usual case: a NaN or Inf makes it
+    non-finite; only when it is non-finite is each element looked at, since finite float32
+    values above about 1e38 can overflow the sum without being non-finite themselves."""
+    return math.isfinite(np.add.reduce(array)) or bool(np.isfinite(array).all())

@@ -210,6 +210,23 @@ def test_a_nan_stops_before_the_update(clip_norm: float | None) -> None:
     assert trainer.optimizer.steps == 0
 
 
+@pytest.mark.parametrize("clip_norm", [None, 1e40])
+def test_huge_but_finite_gradients_and_weights_are_not_called_non_finite(
+    clip_norm: float | None,
+) -> None:
+    # float32 sums of values near 3e38 overflow to inf although every value is finite
+    trainer = _trainer(clip_norm=clip_norm)
+    trainer.optimizer.grads[:3] = 3e38
+    trainer.optimizer.values[:3] = -3e38
+    with np.errstate(over="ignore"):
+        assert math.isinf(np.add.reduce(trainer.optimizer.grads))
+        trainer._check_finite(1.0)  # neither raises
+        trainer._check_weights()
+    trainer.optimizer.grads[7] = np.inf
+    with np.errstate(over="ignore"), pytest.raises(NonFiniteError, match="gradient: affine0.W"):
+        trainer._check_finite(1.0)
+
+
 def test_an_overflowing_update_is_never_saved() -> None:
     train, _ = _data()
     trainer = _trainer(lr=1e39)  # finite gradients, but lr * g overflows float32
