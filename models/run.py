@@ -1,20 +1,23 @@
 """Run folders: the resolved config, metrics, checkpoints and summary a training run leaves.
 
-    runs/mlp/  config.yaml  metrics.jsonl  metrics.csv  summary.json
+    runs/mlp/  config.yaml  metrics.jsonl  metrics.csv  summary.json  .lock
                checkpoints/last.npz  checkpoints/best.npz
 
 Every file is written atomically (a temporary file, then `os.replace`), so a crash never
-leaves a torn file; checkpoints are also fsynced.
+leaves a torn file; checkpoints are also fsynced. A training process holds `.lock` (an empty
+file, flock'ed), so a second one on the same folder is refused instead of interleaving its
+checkpoints with the first's or deleting its temporary files.
 """
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -40,6 +43,11 @@ SAFE_TO_CHANGE = (
 )
 METRIC_COLUMNS = (*COLUMNS, "seconds")
 CHECKPOINT_KINDS = ("best", "last")
+LOCK_FILE = ".lock"
+
+
+class RunInUseError(ValueError):
+    """Another live process holds the run folder's lock."""
 
 
 class Run:
@@ -47,11 +55,35 @@ class Run:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._lock: IO[bytes] | None = None
+
+    def lock(self) -> "Run":
+        """Hold the folder's lock until `unlock()` or until this process ends, however it ends
+        (the kernel releases a flock even after SIGKILL). Raises RunInUseError while another
+        process holds it. Holding it already is fine."""
+        if self._lock is not None:
+            return self
+        handle = open(self.folder / LOCK_FILE, "ab")  # noqa: SIM115 (held open: it is the lock)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise RunInUseError(
+                f"{self.folder}: another process is training in this run folder; "
+                "wait for it to end (or stop it), then resume"
+            ) from None
+        self._lock = handle
+        return self
+
+    def unlock(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the flock
+            self._lock = None
 
     @classmethod
     def create(cls, base: Path) -> "Run":
-        """A new run folder at `base`, or `base-2`, `base-3`, ...: an earlier run is never
-        overwritten (an existing empty folder counts as free)."""
+        """A new run folder at `base`, or `base-2`, `base-3`, ..., locked: an earlier run is
+        never overwritten (an existing empty folder counts as free)."""
         base = Path(base)
         base.parent.mkdir(parents=True, exist_ok=True)
         for i in range(1, 10_000):
@@ -62,7 +94,7 @@ class Run:
                 if not folder.is_dir() or any(folder.iterdir()):
                     continue
             (folder / "checkpoints").mkdir()
-            return cls(folder)
+            return cls(folder).lock()
         raise ValueError(f"{base}: no free run folder name up to {base.name}-9999")
 
     @classmethod

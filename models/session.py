@@ -34,14 +34,14 @@ class Session:
     early: EarlyStopping | None
     fingerprint: str  # sha256 of the training data, saved with every checkpoint
     base: Path
-    resuming: bool
     _run: Run | None = field(default=None, repr=False)
+    _resumed: Run | None = field(default=None, repr=False)  # the resumed folder, locked
 
     @classmethod
     def start(cls, config: Mapping[str, Any], base: Path, *, quiet: bool = False) -> "Session":
         """A new run of the resolved `config`. Raises ValueError (ConfigError, DataError) or
         TypeError for a config the data or the trainer cannot take."""
-        return cls._prepare(dict(config), Path(base), resuming=False, quiet=quiet)
+        return cls._prepare(dict(config), Path(base), quiet=quiet)
 
     @classmethod
     def resume(
@@ -63,23 +63,26 @@ class Session:
         else:
             config = load_config(config or run.config_path, overrides)
         check_resume_config(checkpoint.config, config, run=folder)
-        session = cls._prepare(config, Path(folder), resuming=True, quiet=quiet)
+        session = cls._prepare(config, Path(folder), quiet=quiet)
         if checkpoint.state.get("data_sha256") != session.fingerprint:
             raise ValueError(
                 f"cannot resume {folder}: the training data differs from the checkpoint's "
                 "(the data file or data options changed)"
             )
         session.trainer.load_state_dict(checkpoint.state, source=str(checkpoint.path))
+        session._resumed = run.lock()  # refused while another process trains here
         return session
 
     @classmethod
-    def _prepare(
-        cls, config: dict[str, Any], base: Path, *, resuming: bool, quiet: bool
-    ) -> "Session":
+    def _prepare(cls, config: dict[str, Any], base: Path, *, quiet: bool) -> "Session":
         experiment = build(config)
         trainer, early = _trainer(experiment, quiet=quiet)
         fingerprint = data_fingerprint(*experiment.splits.train)
-        return cls(config, experiment, trainer, early, fingerprint, base, resuming)
+        return cls(config, experiment, trainer, early, fingerprint, base)
+
+    @property
+    def resuming(self) -> bool:
+        return self._resumed is not None
 
     @property
     def run(self) -> Run:
@@ -99,13 +102,13 @@ class Session:
         earlier crash, with config.yaml and the metrics files matching the checkpoint."""
         if self._run is not None:
             return self._run
-        if self.resuming:
-            self._run = Run(self.base)
+        if self._resumed is not None:
+            self._run = self._resumed
             self._run.clean()
             self._run.write_config(dump_config(self.config))
             self._run.write_metrics(self.trainer.progress.history)
         else:
-            self._run = Run.create(self.base)
+            self._run = Run.create(self.base)  # locked
             self._run.write_config(dump_config(self.config))
             self.save({"last": self.trainer.state_dict()})
         return self._run
@@ -114,6 +117,7 @@ class Session:
         """Train until the config's epochs are done, early stopping fires or a stop is
         requested, checkpointing as `train` says. After each epoch the metrics files are
         rewritten, then `after_epoch(row)` may return True to stop (like `request_stop`).
+        The folder stays locked against other processes until `fit` returns.
         Raises NonFiniteError (the last good checkpoint is kept) or OSError (the disk)."""
         run, trainer, train = self.open(), self.trainer, self.config["train"]
 
@@ -123,16 +127,20 @@ class Session:
                 trainer.request_stop()
 
         splits = self.experiment.splits
-        trainer.fit(
-            splits.train,
-            splits.val,
-            epochs=train["epochs"],
-            early_stopping=self.early,
-            on_epoch_end=on_epoch_end,
-            save=self.save,
-            checkpoint_every_epochs=train["checkpoint_every_epochs"],
-            checkpoint_every_steps=train["checkpoint_every_steps"],
-        )
+        run.lock()  # held since open() (or resume()); again after an earlier fit released it
+        try:
+            trainer.fit(
+                splits.train,
+                splits.val,
+                epochs=train["epochs"],
+                early_stopping=self.early,
+                on_epoch_end=on_epoch_end,
+                save=self.save,
+                checkpoint_every_epochs=train["checkpoint_every_epochs"],
+                checkpoint_every_steps=train["checkpoint_every_steps"],
+            )
+        finally:
+            run.unlock()  # the checkpoints are written: this process may resume it itself
 
     def request_stop(self) -> None:
         """End `fit` after the current step, with a checkpoint (safe to call from a signal)."""

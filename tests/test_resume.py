@@ -207,3 +207,30 @@ def test_resuming_on_changed_data_is_refused(tmp_path: Path) -> None:
         "error: cannot resume run: the training data differs from the checkpoint's "
         "(the data file or data options changed)\n"
     )
+
+
+def test_a_folder_another_process_trains_in_is_refused_untouched(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert train("--config", CONFIGS / "linear_softmax.yaml", "--set", "train.epochs=2",
+                 "--out", run, cwd=tmp_path).returncode == 0  # fmt: skip
+    before = snapshot(run)
+    holder = subprocess.Popen(  # stands in for a training process still running there
+        [sys.executable, "-c", "import sys, time; from models.run import Run; "
+         f"held = Run({str(run)!r}).lock(); print('locked', flush=True); time.sleep(60)"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        done = train("--resume", run, "--set", "train.epochs=3", cwd=tmp_path)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr == (
+            f"error: {run}: another process is training in this run folder; wait for it to end "
+            "(or stop it), then resume\n"
+        )
+        assert snapshot(run) == before
+    finally:
+        holder.kill()  # a killed holder's lock goes with it
+        holder.wait()
+    done = train("--resume", run, "--set", "train.epochs=3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(rows(run)) == 3

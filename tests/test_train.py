@@ -87,6 +87,7 @@ def test_run_folder_holds_every_file(mlp_run: tuple) -> None:
     run, done = mlp_run
     files = sorted(str(p.relative_to(run)) for p in run.rglob("*"))
     assert files == [
+        ".lock",
         "checkpoints",
         "checkpoints/best.npz",
         "checkpoints/last.npz",

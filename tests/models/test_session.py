@@ -9,7 +9,7 @@ import pytest
 
 from models.checkpoint import load_checkpoint
 from models.config import apply_overrides, resolve_config
-from models.run import data_fingerprint
+from models.run import Run, RunInUseError, data_fingerprint
 from models.session import Session
 
 RAW = {
@@ -41,6 +41,7 @@ def test_nothing_is_written_before_open_and_a_new_folder_starts_at_step_0(tmp_pa
     run = session.open()
     assert session.open() is run  # once only
     assert sorted(p.name for p in run.folder.rglob("*")) == [
+        ".lock",
         "checkpoints",
         "config.yaml",
         "last.npz",
@@ -110,3 +111,24 @@ def test_resume_refuses_changed_training_data(tmp_path: Path) -> None:
         f"cannot resume {tmp_path / 'run'}: the training data differs from the checkpoint's "
         "(the data file or data options changed)"
     )
+
+
+def test_a_run_folder_is_locked_while_one_session_writes_it(tmp_path: Path) -> None:
+    session = Session.start(CONFIG, tmp_path / "run", quiet=True)
+    folder = session.open().folder
+    other = Run(folder)
+    # flock is per open file: a second holder in this very process is refused like another one
+    with pytest.raises(RunInUseError, match="another process is training in this run folder"):
+        other.lock()
+    with pytest.raises(RunInUseError):
+        Session.resume(folder, quiet=True)
+    session.fit()  # fit releases the lock when it returns
+    assert other.lock() is other and other.lock() is other  # holding it twice is fine
+    with pytest.raises(RunInUseError):
+        Session.resume(folder, quiet=True)
+    other.unlock()
+    steps = _last(folder)["progress"]["global_step"]
+    assert steps == session.trainer.progress.global_step > 0  # the first session's last step
+    resumed = Session.resume(folder, quiet=True)
+    resumed.fit()  # a finished run resumes to the same place
+    assert _last(folder)["progress"]["global_step"] == steps
