@@ -37,7 +37,8 @@ class SoftmaxCrossEntropy(Loss):
         probs /= sums[:, None]
         picks = self._label_index(y, n, c)
         losses = np.log(sums, out=sums)  # log Σ_j exp(s_ij - max) - (s_iy - max), per row
-        losses -= shifted.reshape(-1).take(picks, out=self._buffer("picked", (n,), sums.dtype))
+        picked = self._buffer("picked", (n,), sums.dtype)  # labels checked: no 2nd bounds pass
+        losses -= shifted.reshape(-1).take(picks, out=picked, mode="clip")
         self._probs, self._picks = probs, picks
         return float(np.dot(losses, self._ones(n, losses.dtype))) / n
 
@@ -46,9 +47,10 @@ class SoftmaxCrossEntropy(Loss):
         scale = dout / len(probs)
         dscores = np.multiply(probs, scale, out=self._buffer("dscores", probs.shape, probs.dtype))
         flat = dscores.reshape(-1)
-        at_labels = flat.take(picks, out=self._buffer("picked", picks.shape, probs.dtype))
+        at_labels = self._buffer("picked", picks.shape, probs.dtype)
+        flat.take(picks, out=at_labels, mode="clip")  # picks are checked labels
         at_labels -= scale  # dscores_i,y_i = scale * p_i,y_i - scale
-        flat.put(picks, at_labels)
+        flat.put(picks, at_labels, mode="clip")
         return dscores
 
     @classmethod
