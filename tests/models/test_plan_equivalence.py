@@ -2,6 +2,7 @@
 and in-place updates change where numbers live, never which numbers come out."""
 
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,30 @@ def test_params_laid_out_again_keep_their_values_and_sub_ranges_are_reused() -> 
     SGD(biases_first[:1] + biases_first[-1:], lr=LR)  # not back to back: laid out afresh
     for name, p in model.params().items():
         np.testing.assert_array_equal(p.value, before[name])
+
+
+def test_training_steps_allocate_no_array_sized_memory() -> None:
+    # Every activation, gradient and update temporary here is 256 KiB; after the first step
+    # nothing of that size may be allocated again. What remains is small: NumPy's ufunc
+    # iterator buffers (at most getbufsize() elements) and Python objects.
+    rng = np.random.default_rng(0)
+    layers = [Affine(256, 256, rng=rng), ReLU(), Affine(256, 256, rng=rng)]
+    model, loss = Sequential(layers, input_grad=False), SoftmaxCrossEntropy()
+    optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
+    x = rng.standard_normal((256, 256)).astype(np.float32)
+    y = rng.integers(0, 256, 256)
+
+    def step() -> None:
+        loss.forward(model.forward(x), y)
+        model.backward(loss.backward())
+        optimizer.step()
+
+    step()
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 256 * 256 * 4 // 2, f"a training step allocated {peak} bytes at once"
