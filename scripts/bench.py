@@ -181,14 +181,17 @@ def _batches(sizes: tuple[int, ...], batch: int, seed: int) -> list:
 
 
 def worker(framework: str, workload: str, seed: int, seconds: float) -> None:
-    """A framework in a process of its own: warms up, says how many steps make a block of
-    about `seconds`, then runs a block per line read from stdin and prints its seconds."""
+    """A framework in a process of its own: warms up (a step per batch, which compiles or
+    allocates), measures how many steps make a block of about `seconds` and says so, then runs
+    a block per line read from stdin and prints its seconds."""
     sizes, batch = WORKLOADS[workload]
     step = make_runner(framework, sizes, batch, seed)
     if step is None:
         print(json.dumps(None), flush=True)
         return
     batches = _batches(sizes, batch, seed)
+    for batch_xy in batches:  # first calls compile (JAX's jit) or allocate: not timed
+        step(*batch_xy)
     start, n = time.perf_counter(), 0
     while time.perf_counter() - start < seconds / 2 or n < 3:
         step(*batches[n % len(batches)])
