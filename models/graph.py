@@ -236,10 +236,7 @@ class ComputationalGraph:
         for bwd, ins, out in plan.backward_steps:
             result = bwd(grads[out])
             if len(ins) == 1:
-                if grads[ins[0]] is None:  # the first gradient to reach that node: no sum
-                    grads[ins[0]] = result
-                else:
-                    self._arrive(plan, ins[0], result)
+                self._arrive(plan, ins[0], result)
             else:
                 # a loss returns only dscores: its labels input gets no gradient
                 results = result if isinstance(result, tuple) else (result,)
