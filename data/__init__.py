@@ -1,11 +1,11 @@
 """Datasets: seeded toy generators, the digits, user files; splits, standardizing, minibatches."""
 
-from data.batches import batch_slices, epoch_order, minibatches, n_batches
-from data.digits import digits
-from data.files import DataError, load_file
-from data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
-from data.splits import Splits, Standardizer, split
-from data.toy import blobs, circles, moons, spiral, xor
+from gategraph.data.batches import batch_slices, epoch_order, minibatches, n_batches
+from gategraph.data.digits import digits
+from gategraph.data.files import DataError, load_file
+from gategraph.data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
+from gategraph.data.splits import Splits, Standardizer, split
+from gategraph.data.toy import blobs, circles, moons, spiral, xor
 
 __all__ = [
     "DATASETS",

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.random import Generator
 
-from data._checks import check_int
+from gategraph.core.checks import check_int
 
 
 def epoch_order(n: int, rng: Generator) -> np.ndarray:

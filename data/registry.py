@@ -5,7 +5,6 @@ test, or (X_train, y_train, X_test, y_test) when the data comes with a fixed tes
 paper's split): then only the training part is split, into train and val.
 """
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -13,15 +12,17 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator
 
-from data.digits import digits
-from data.files import load_file
-from data.mnist1d import mnist1d
-from data.splits import Pair
-from data.toy import blobs, circles, moons, spiral, xor
+from gategraph.core.registry import Registry
+from gategraph.data.digits import digits
+from gategraph.data.files import load_file
+from gategraph.data.mnist1d import mnist1d
+from gategraph.data.splits import Pair
+from gategraph.data.toy import blobs, circles, moons, spiral, xor
 
 Loaded = Pair | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # + a fixed test set
 
-DATASETS: dict[str, Callable[..., Loaded]] = {
+DATASETS: Registry[Callable[..., Loaded]] = Registry("dataset")
+for _name, _fn in {
     "blobs": blobs,
     "circles": circles,
     "digits": digits,
@@ -30,7 +31,8 @@ DATASETS: dict[str, Callable[..., Loaded]] = {
     "moons": moons,
     "spiral": spiral,
     "xor": xor,
-}
+}.items():
+    DATASETS.register(_name)(_fn)
 
 REQUIRED = inspect.Parameter.empty  # the "default" of an option a config must give
 _CONTEXT = ("rng",)  # passed by load_dataset, never by a config
@@ -40,7 +42,7 @@ def dataset_options(name: str) -> dict[str, Any]:
     """Options a config may give for dataset `name`, in signature order, mapped to their
     defaults (REQUIRED when there is none), e.g. spiral -> {n_per_class: 100, classes: 3,
     noise: 0.2}, file -> {path: REQUIRED, label: None}."""
-    params = inspect.signature(_get(name)).parameters
+    params = inspect.signature(DATASETS.get(name)).parameters
     return {key: p.default for key, p in params.items() if key not in _CONTEXT}
 
 
@@ -59,14 +61,6 @@ def load_dataset(name: str, options: Mapping[str, Any], *, rng: Generator) -> Lo
         key for key, default in accepted.items() if default is REQUIRED and key not in options
     ]:
         raise ValueError(f"{name} needs option {missing[0]!r}; accepted: {', '.join(accepted)}")
-    fn = DATASETS[name]
+    fn = DATASETS.get(name)
     context = {"rng": rng} if "rng" in inspect.signature(fn).parameters else {}
     return fn(**options, **context)
-
-
-def _get(name: str) -> Callable[..., Loaded]:
-    if name not in DATASETS:
-        close = difflib.get_close_matches(str(name), sorted(DATASETS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown dataset {name!r}{hint}; valid: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]

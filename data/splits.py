@@ -7,7 +7,7 @@ from typing import Self
 import numpy as np
 from numpy.random import Generator
 
-from data._checks import check_real
+from gategraph.core.checks import check_number
 
 Pair = tuple[np.ndarray, np.ndarray]
 
@@ -52,8 +52,8 @@ def split(
 
 
 def _check_fractions(val_fraction: float, test_fraction: float) -> tuple[float, float]:
-    val = check_real("split", "val_fraction", val_fraction, low=0.0, high=1.0, high_open=True)
-    test = check_real("split", "test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
+    val = check_number("split", "val_fraction", val_fraction, low=0.0, high=1.0, high_open=True)
+    test = check_number("split", "test_fraction", test_fraction, low=0.0, high=1.0, high_open=True)
     if val + test >= 1:
         raise ValueError(f"split needs val_fraction + test_fraction < 1, got {val} + {test}")
     return val, test

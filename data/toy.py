@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.random import Generator
 
-from data._checks import check_int, check_real
+from gategraph.core.checks import check_int, check_number
 
 
 def spiral(
@@ -20,7 +20,7 @@ def spiral(
     noise * randn(n), x = (r sin t, r cos t).  X: (classes * n_per_class, 2), y: same N."""
     n = check_int("spiral", "n_per_class", n_per_class, low=1)
     C = check_int("spiral", "classes", classes, low=2)
-    noise = check_real("spiral", "noise", noise, low=0.0)
+    noise = check_number("spiral", "noise", noise, low=0.0)
     X = np.empty((C * n, 2))
     r = np.linspace(0.0, 1.0, n)
     for j in range(C):
@@ -36,7 +36,7 @@ def moons(
     noise * randn.  Class 0: (cos t, sin t), class 1: (1 - cos t, 0.5 - sin t), t in [0, pi].
     X: (n_samples, 2), y: (n_samples,)."""
     n = check_int("moons", "n_samples", n_samples, low=2)
-    noise = check_real("moons", "noise", noise, low=0.0)
+    noise = check_number("moons", "noise", noise, low=0.0)
     sizes = _class_sizes(n, 2)
     t0, t1 = (np.linspace(0.0, np.pi, size) for size in sizes)
     upper = np.column_stack([np.cos(t0), np.sin(t0)])
@@ -52,8 +52,8 @@ def circles(
     Class 0 on radius 1, class 1 on radius `factor` (0 <= factor < 1), angles evenly spaced in
     [0, 2 pi).  X: (n_samples, 2), y: (n_samples,)."""
     n = check_int("circles", "n_samples", n_samples, low=2)
-    noise = check_real("circles", "noise", noise, low=0.0)
-    factor = check_real("circles", "factor", factor, low=0.0, high=1.0, high_open=True)
+    noise = check_number("circles", "noise", noise, low=0.0)
+    factor = check_number("circles", "factor", factor, low=0.0, high=1.0, high_open=True)
     sizes = _class_sizes(n, 2)
     rings = []
     for radius, size in zip((1.0, factor), sizes, strict=True):
@@ -77,7 +77,7 @@ def blobs(
     C = check_int("blobs", "centers", centers, low=2)
     n = check_int("blobs", "n_samples", n_samples, low=C)
     D = check_int("blobs", "n_features", n_features, low=1)
-    std = check_real("blobs", "cluster_std", cluster_std, low=0.0)
+    std = check_number("blobs", "cluster_std", cluster_std, low=0.0)
     low, high = _check_box(center_box)
     middles = rng.uniform(low, high, (C, D))
     y = _labels(_class_sizes(n, C))
@@ -91,7 +91,7 @@ def xor(
     y = 1 where x0 and x1 had opposite signs. Class 0 alternates between quadrants (+, +) and
     (-, -), class 1 between (+, -) and (-, +).  X: (n_samples, 2), y: (n_samples,)."""
     n = check_int("xor", "n_samples", n_samples, low=2)
-    noise = check_real("xor", "noise", noise, low=0.0)
+    noise = check_number("xor", "noise", noise, low=0.0)
     sizes = _class_sizes(n, 2)
     y = _labels(sizes)
     sign0 = np.concatenate([1.0 - 2.0 * (np.arange(size) % 2) for size in sizes])
@@ -115,8 +115,8 @@ def _check_box(center_box: Sequence[float]) -> tuple[float, float]:
         raise TypeError(f"blobs needs center_box as (low, high), got {center_box!r}")
     if len(center_box) != 2:
         raise ValueError(f"blobs needs center_box as (low, high), got {list(center_box)}")
-    low = check_real("blobs", "center_box low", center_box[0])
-    high = check_real("blobs", "center_box high", center_box[1])
+    low = check_number("blobs", "center_box low", center_box[0])
+    high = check_number("blobs", "center_box high", center_box[1])
     if not low < high:
         raise ValueError(f"blobs needs center_box (low, high) with low < high, got {low}, {high}")
     return low, high

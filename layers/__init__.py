@@ -1,6 +1,7 @@
 """Gates: every operation of gategraph, registered in LAYERS under its config name."""
 
-from layers import (
+from gategraph.core.params import Param
+from gategraph.layers import (
     affine,
     avg_pool2d,
     batch_norm,
@@ -19,6 +20,6 @@ from layers import (
     softmax,
     tanh,
 )
-from layers.base import LAYERS, Layer, Param
+from gategraph.layers.base import LAYERS, Layer
 
 __all__ = ["LAYERS", "Layer", "Param"]

@@ -4,8 +4,9 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import DTypeLike
 
-from layers.base import LAYERS, Layer, Param, gemm
-from layers.init import INITIALIZERS
+from gategraph.core.params import Param, gemm
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.init import INITIALIZERS
 
 
 @LAYERS.register("affine")

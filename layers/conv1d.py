@@ -5,8 +5,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.conv2d import Conv2D
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.conv2d import Conv2D
 
 
 @LAYERS.register("conv1d")

@@ -7,9 +7,10 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import DTypeLike
 
-from layers.base import LAYERS, Layer, Param
-from layers.im2col import as_tuple, col2im, output_size, pad_into, windows
-from layers.init import INITIALIZERS
+from gategraph.core.params import Param
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.im2col import as_tuple, col2im, output_size, pad_into, windows
+from gategraph.layers.init import INITIALIZERS
 
 _CHUNK_BYTES = 3 << 20  # dcols per backward chunk: ~3 MB stays in cache (best on bench_conv)
 

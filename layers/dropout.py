@@ -5,8 +5,9 @@ from typing import Self
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.elementwise import as_float, check_real
+from gategraph.core.checks import check_number
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.elementwise import as_float
 
 
 @LAYERS.register("dropout")
@@ -25,7 +26,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5, *, rng: Generator) -> None:
         super().__init__()
-        check_real("Dropout", "p", p)
+        check_number("Dropout", "p", p)
         if not 0 <= p < 1:
             raise ValueError(f"Dropout needs 0 <= p < 1, got {p}")
         if not isinstance(rng, Generator):

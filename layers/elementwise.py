@@ -5,28 +5,21 @@ inputs become float64, float inputs keep their dtype. Two-input gates broadcast 
 and sum each gradient back to its input's own shape.
 """
 
-import math
 import numbers
 from typing import Any
 
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer, gemm
+from gategraph.core.checks import check_number
+from gategraph.core.params import gemm
+from gategraph.layers.base import LAYERS, Layer
 
 
 def as_float(x: Any) -> np.ndarray:
     """`x` as an array: integers (a circuit's `-2`) become float64, floats keep their dtype."""
     x = np.asarray(x)
     return x if x.dtype.kind in "fc" else x.astype(np.float64)
-
-
-def check_real(who: str, key: str, value: Any) -> None:
-    """TypeError unless `value` is a real number (a bool is not), ValueError unless finite."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{who} needs {key} to be a number, got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value):
-        raise ValueError(f"{who} needs a finite {key}, got {value}")
 
 
 def _unbroadcast(grad: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -236,7 +229,7 @@ class Scale(_Unary):
 
     def __init__(self, factor: float) -> None:
         super().__init__()
-        check_real("Scale", "factor", factor)
+        check_number("Scale", "factor", factor)
         self.factor = factor
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -342,7 +335,7 @@ class Power(_Unary):
 
     def __init__(self, exponent: float) -> None:
         super().__init__()
-        check_real("Power", "exponent", exponent)
+        check_number("Power", "exponent", exponent)
         if exponent == 0:
             raise ValueError("Power needs a nonzero exponent (x ** 0 is the constant 1), got 0")
         self.exponent = exponent

@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Layer
 
 
 @LAYERS.register("flatten")

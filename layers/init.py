@@ -3,7 +3,7 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.registry import Registry
+from gategraph.core.registry import Registry
 
 INITIALIZERS: Registry = Registry("initializer")
 

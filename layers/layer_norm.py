@@ -4,7 +4,8 @@ import numpy as np
 from numpy.random import Generator
 from numpy.typing import DTypeLike
 
-from layers.base import LAYERS, Layer, Param
+from gategraph.core.params import Param
+from gategraph.layers.base import LAYERS, Layer
 
 
 @LAYERS.register("layer_norm")

@@ -3,8 +3,9 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.elementwise import as_float, check_real
+from gategraph.core.checks import check_number
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.elementwise import as_float
 
 
 @LAYERS.register("leaky_relu")
@@ -18,7 +19,7 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
-        check_real("LeakyReLU", "alpha", alpha)
+        check_number("LeakyReLU", "alpha", alpha)
         if not 0 <= alpha < 1:
             raise ValueError(f"LeakyReLU needs 0 <= alpha < 1, got {alpha}")
         self.alpha = alpha

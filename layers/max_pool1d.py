@@ -5,8 +5,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.max_pool2d import MaxPool2D
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.max_pool2d import MaxPool2D
 
 
 @LAYERS.register("max_pool1d")

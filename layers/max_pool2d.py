@@ -6,8 +6,8 @@ from typing import ClassVar
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.im2col import as_tuple, at_offset, offsets, output_size
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.im2col import as_tuple, at_offset, offsets, output_size
 
 
 @LAYERS.register("max_pool2d")

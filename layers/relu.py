@@ -3,7 +3,7 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Layer
 
 
 @LAYERS.register("relu")

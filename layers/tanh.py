@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import LAYERS, Layer
-from layers.elementwise import as_float
+from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.elementwise import as_float
 
 
 @LAYERS.register("tanh")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from layers.base import Layer
-from layers.registry import Registry
+from gategraph.core.registry import Registry
+from gategraph.layers.base import Layer
 
 
 class Loss(Layer):

@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import Layer
-from losses.base import LOSSES, Loss
+from gategraph.layers.base import Layer
+from gategraph.losses.base import LOSSES, Loss
 
 
 @LOSSES.register("sigmoid_bce")

@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import Layer
-from losses.base import LOSSES, Loss, check_labels
+from gategraph.layers.base import Layer
+from gategraph.losses.base import LOSSES, Loss, check_labels
 
 
 @LOSSES.register("softmax_cross_entropy")

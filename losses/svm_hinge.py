@@ -3,8 +3,9 @@
 import numpy as np
 from numpy.random import Generator
 
-from layers.base import Layer
-from losses.base import LOSSES, Loss, check_labels
+from gategraph.core.checks import check_number
+from gategraph.layers.base import Layer
+from gategraph.losses.base import LOSSES, Loss, check_labels
 
 
 @LOSSES.register("svm_hinge")
@@ -22,11 +23,7 @@ class SVMHinge(Loss):
 
     def __init__(self, margin: float = 1.0) -> None:
         super().__init__()
-        if isinstance(margin, bool) or not isinstance(margin, int | float):
-            raise TypeError(f"SVMHinge needs a number for margin, got {type(margin).__name__}")
-        if not (np.isfinite(margin) and margin >= 0):
-            raise ValueError(f"SVMHinge needs a finite margin >= 0, got {margin!r}")
-        self.margin = float(margin)
+        self.margin = check_number("SVMHinge", "margin", margin, low=0.0)
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         y = check_labels(y, scores, "SVMHinge")

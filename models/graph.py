@@ -1,6 +1,5 @@
 """ComputationalGraph: gates wired into a DAG, sorted once into a plan, run forward and backward."""
 
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -8,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from layers.base import Layer, Param, empty_aligned, flatten_params
+from gategraph.core.params import Param, empty_aligned, flatten_params
+from gategraph.core.toposort import CycleError, toposort
+from gategraph.layers.base import Layer
 
 
 @dataclass
@@ -163,20 +164,6 @@ class ComputationalGraph:
         if found is None:
             raise RuntimeError(f"no {what} for {name!r}: run forward (and backward) first")
         return found
-
-    def to_dot(self, **options: Any) -> str:
-        """Graphviz DOT text, wires labelled with values and gradients (models.draw.to_dot)."""
-        from models.draw import to_dot  # draw imports this module
-
-        return to_dot(self, **options)
-
-    def to_mermaid(self, **options: Any) -> str:
-        """Mermaid flowchart text, wires labelled likewise (models.draw.to_mermaid)."""
-        from models.draw import to_mermaid  # draw imports this module
-
-        return to_mermaid(self, **options)
-
-    # ---- modes ----------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> "ComputationalGraph":
         self.training = mode
@@ -356,35 +343,11 @@ class ComputationalGraph:
         return seen
 
     def _sorted(self, names: set[str]) -> list[str]:
-        """Kahn's algorithm over `names`, ties broken by insertion order; raises on a cycle."""
-        ordered_names = [n for n in self._nodes if n in names]
-        indegree = {n: len(self._nodes[n].inputs) for n in ordered_names}
-        consumers: dict[str, list[str]] = {n: [] for n in ordered_names}
-        for n in ordered_names:
-            for i in self._nodes[n].inputs:
-                consumers[i].append(n)
-        ready = deque(n for n in ordered_names if indegree[n] == 0)
-        order = []
-        while ready:
-            n = ready.popleft()
-            order.append(n)
-            for c in consumers[n]:
-                indegree[c] -= 1
-                if indegree[c] == 0:
-                    ready.append(c)
-        if len(order) != len(ordered_names):
-            raise ValueError(f"the graph has a cycle through nodes {self._on_cycles(indegree)}")
-        return order
-
-    def _on_cycles(self, indegree: dict[str, int]) -> list[str]:
-        """The nodes Kahn could not sort, less those merely downstream of a cycle."""
-        stuck = {n for n, d in indegree.items() if d > 0}
-        while True:
-            feeding = {i for n in stuck for i in self._nodes[n].inputs}
-            sinks = stuck - feeding  # consumers of a cycle that feed nothing stuck
-            if not sinks:
-                return [n for n in self._nodes if n in stuck]
-            stuck -= sinks
+        """`names` in topological order, ties broken by insertion order; raises on a cycle."""
+        try:
+            return toposort({n: self._nodes[n].inputs for n in self._nodes if n in names})
+        except CycleError as err:
+            raise ValueError(f"the graph has a cycle, {' -> '.join(err.cycle)}") from None
 
     def _wants_grad(self, order: list[str]) -> dict[str, bool]:
         """A node needs backward if it has params or a gradient-wanting input upstream."""

@@ -4,8 +4,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from layers.base import Layer, Param
-from models.graph import ComputationalGraph
+from gategraph.core.params import Param
+from gategraph.layers.base import Layer
+from gategraph.models.graph import ComputationalGraph
 
 
 class Model:

@@ -4,8 +4,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from layers.base import Param
-from optim.base import OPTIMIZERS, Optimizer, check_number
+from gategraph.core.checks import check_number
+from gategraph.core.params import Param
+from gategraph.optim.base import OPTIMIZERS, Optimizer
 
 
 @OPTIMIZERS.register("adagrad")

@@ -2,9 +2,9 @@
 
 from collections.abc import Iterable, Sequence
 
-from layers.base import Param
-from optim.adam import Adam
-from optim.base import OPTIMIZERS
+from gategraph.core.params import Param
+from gategraph.optim.adam import Adam
+from gategraph.optim.base import OPTIMIZERS
 
 
 @OPTIMIZERS.register("adamw")

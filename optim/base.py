@@ -1,14 +1,13 @@
 """Optimizer and the OPTIMIZERS registry: updates of flat parameter buffers, in place."""
 
-import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from layers.base import Param, empty_aligned, flatten_params
-from layers.registry import Registry
+from gategraph.core.checks import check_number
+from gategraph.core.params import Param, empty_aligned, flatten_params
+from gategraph.core.registry import Registry
 
 
 class Optimizer:
@@ -89,50 +88,6 @@ class Optimizer:
             array[...] = given
         for key in self._scalars:
             setattr(self, key, type(getattr(self, key))(state[key]))
-
-
-def check_number(
-    who: str,
-    key: str,
-    value: Any,
-    *,
-    low: float = -math.inf,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-    integer: bool = False,
-) -> None:
-    """Raise unless `value` is a finite number (an int if `integer`) in the interval.
-
-    Messages read `Adam needs 0 <= betas[0] < 1, got 1.5` (ValueError) or
-    `SGD needs lr to be a number, got '1e-3' (str)` (TypeError).
-    """
-    kind, what = (numbers.Integral, "an integer") if integer else (numbers.Real, "a number")
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise TypeError(f"{who} needs {key} to be {what}, got {value!r} ({type(value).__name__})")
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (math.isfinite(value) and above and below):
-        raise ValueError(
-            f"{who} needs {_interval(key, low, high, low_open, high_open)}, got {value}"
-        )
-
-
-def check_flag(who: str, key: str, value: Any) -> None:
-    """Raise TypeError unless `value` is a bool (a YAML `"no"` string would read as True)."""
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{who} needs {key} to be true or false, got {value!r}")
-
-
-def _interval(key: str, low: float, high: float, low_open: bool, high_open: bool) -> str:
-    left, right = ("<" if low_open else "<="), ("<" if high_open else "<=")
-    if math.isinf(low) and math.isinf(high):
-        return f"a finite {key}"
-    if math.isinf(high):
-        return f"{key} {'>' if low_open else '>='} {low:g}"
-    if math.isinf(low):
-        return f"{key} {right} {high:g}"
-    return f"{low:g} {left} {key} {right} {high:g}"
 
 
 OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")

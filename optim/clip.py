@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from optim.base import check_number
+from gategraph.core.checks import check_number
 
 
 def clip_grad_norm(grads: np.ndarray, max_norm: float) -> float:

@@ -4,8 +4,9 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from layers.registry import Registry
-from optim.base import Optimizer, check_number
+from gategraph.core.checks import check_number
+from gategraph.core.registry import Registry
+from gategraph.optim.base import Optimizer
 
 
 class Schedule:

@@ -40,7 +40,7 @@ LR, MOMENTUM, WEIGHT_DECAY, N_BATCHES = 1e-2, 0.9, 1e-4, 8
 
 def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Callable, list]:
     """A training step on the objects `build(config)` makes: Sequential, softmax CE, SGD."""
-    from models.build import build
+    from gategraph.experiments.build import build
 
     experiment = build(bench_config(sizes, seed))
     model, loss, optimizer = experiment.model, experiment.loss, experiment.optimizer
@@ -248,8 +248,8 @@ def _paired(rates: list[float], base: list[float]) -> float:
 def bench_gradcheck(repeats: int = 5) -> dict[str, dict[str, float]]:
     """The checker's modes on Affine x (32, 100) @ W (100, 50) in float64, against
     torch.autograd.gradcheck (full and fast_mode) when torch is installed."""
-    from layers.affine import Affine
-    from layers.gradcheck import gradcheck
+    from gategraph.gradcheck.check import gradcheck
+    from gategraph.layers.affine import Affine
 
     rng = np.random.default_rng(0)
     layer, x = Affine(100, 50, rng=rng, dtype=np.float64), rng.standard_normal((32, 100))

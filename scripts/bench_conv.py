@@ -17,16 +17,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 WORKLOAD = {"batch": 64, "in_channels": 32, "out_channels": 64, "size": 32}  # 3x3 kernel, pad 1
 CHUNK = 2  # samples per dx chunk: dcols for 2 samples (2.4 MB) stays in cache
@@ -96,8 +92,8 @@ class NumpyConv:
 
 def gategraph_conv(W: np.ndarray, b: np.ndarray) -> tuple[Callable, Callable, Any]:
     """(forward, backward, conv): the Conv2D a config builds, run through a Sequential."""
-    from layers import LAYERS
-    from models.sequential import Sequential
+    from gategraph.layers import LAYERS
+    from gategraph.models.sequential import Sequential
 
     spec = {
         "type": "conv2d",

@@ -20,7 +20,7 @@ from _cli import Parser, fail
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     import numpy as np
 
-    from models.build import Experiment
+    from gategraph.experiments.build import Experiment
 
 EXIT_USAGE = 2
 
@@ -61,15 +61,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> str:
-    from data import load_file
-    from models.build import build
-    from models.config import load_config
-    from models.run import Run, inputs_for, pick_split
-    from models.trainer import load_weights
+    from gategraph.data import load_file
+    from gategraph.experiments.build import load_experiment
+    from gategraph.experiments.results import inputs_for, pick_split
+    from gategraph.saving.run import Run
+    from gategraph.training.trainer import load_weights
 
     run = Run.open(args.run)
     checkpoint = run.load(args.checkpoint)
-    experiment = build(load_config(run.config_path))
+    experiment = load_experiment(run.config_path)[1]
     load_weights(experiment.model, checkpoint.state, source=str(checkpoint.path))
     if args.data is not None:
         X, y = inputs_for(experiment, checkpoint, *load_file(args.data, args.label), args.data)
@@ -83,7 +83,7 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _report(experiment: "Experiment", X: "np.ndarray", y: "np.ndarray", title: str) -> str:
-    from models.trainer import confusion_matrix, evaluate, labels_of, predict
+    from gategraph.training.trainer import confusion_matrix, evaluate, labels_of, predict
 
     model, loss, n_classes = experiment.model, experiment.loss, experiment.n_classes
     metrics = evaluate(model, loss, X, y)

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from layers import LAYERS
-from layers.base import Layer
-from layers.gradcheck import MODES, GradcheckResult, Options, gradcheck
-from layers.gradcheck_report import format_table
-from losses import LOSSES
+from gategraph.gradcheck.check import MODES, GradcheckResult, Options, gradcheck
+from gategraph.gradcheck.report import format_table
+from gategraph.layers import LAYERS
+from gategraph.layers.base import Layer
+from gategraph.losses import LOSSES
 
 HEADER = ("kind", "name", "mode", "max rel err", "kinks", "verdict")
 

@@ -25,7 +25,7 @@ if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded 
 from _cli import Parser, add_overrides, fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
-    from models.draw import Graphs
+    from gategraph.drawing.draw import Graphs
 
 EXIT_DOT_FAILED, EXIT_USAGE = 1, 2
 FORMATS = ("mermaid", "dot", "png")
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         graphs = _graphs(args)
     except (ValueError, TypeError, OSError) as err:  # ConfigError, DataError
         return fail(err, EXIT_USAGE)
-    from models.draw import to_dot, to_mermaid
+    from gategraph.drawing.draw import to_dot, to_mermaid
 
     if args.format == "mermaid":
         return _write(to_mermaid(graphs, precision=args.precision), args.out)
@@ -91,15 +91,14 @@ def main(argv: list[str] | None = None) -> int:
 def _graphs(args: argparse.Namespace) -> "Graphs":
     """The worked example's graphs by title, or the config's model ending in its loss, run
     forward and backward on the first --batch training samples unless --structure."""
-    from models.draw import lecture_circuits
+    from gategraph.drawing.draw import lecture_circuits
 
     if args.example is not None:
         return lecture_circuits()
-    from models.build import build
-    from models.config import load_config
-    from models.sanity import model_with_loss
+    from gategraph.experiments.build import load_experiment
+    from gategraph.experiments.sanity import model_with_loss
 
-    experiment = build(load_config(args.config, args.overrides))
+    experiment = load_experiment(args.config, args.overrides)[1]
     graph, labels = model_with_loss(experiment.model, experiment.loss)
     if not args.structure:
         X, y = experiment.splits.train

@@ -43,7 +43,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        from models.plots import plot_run
+        from gategraph.drawing.plots import plot_run
 
         written = plot_run(args.run, args.checkpoint, args.out)
     except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, CheckpointError

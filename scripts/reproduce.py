@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.config import load_config
-from models.run import relative
-from models.session import Session
+from gategraph.experiments.build import load_experiment
+from gategraph.experiments.session import Session
+from gategraph.saving.run import relative
 
 if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
     sys.path.append(SCRIPTS)
@@ -75,8 +75,10 @@ def reproduce(entry: Entry, overrides: list[str], out: Path) -> dict[str, Any]:
     summary.json's test metrics (the final model on the dataset's fixed test set, the paper's)
     make one row of the table."""
     start = time.perf_counter()
-    config = load_config(relative(CONFIGS / entry.config), overrides)
-    session = Session.start(config, out / Path(entry.config).stem, quiet=True)
+    config, experiment = load_experiment(relative(CONFIGS / entry.config), overrides)
+    session = Session.start(
+        config, out / Path(entry.config).stem, quiet=True, experiment=experiment
+    )
     if not len(session.experiment.splits.test[1]):
         name = config["data"]["name"]
         raise ValueError(f"configs/{entry.config}: data: {name} has no test set to score")

@@ -43,12 +43,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from models.build import build
-    from models.config import load_config
-    from models.sanity import run_sanity
+    from gategraph.experiments.build import load_experiment
+    from gategraph.experiments.sanity import run_sanity
 
     try:
-        experiment = build(load_config(args.config, args.overrides))
+        experiment = load_experiment(args.config, args.overrides)[1]
     except (ValueError, TypeError, OSError) as err:  # ConfigError, DataError
         return fail(err, EXIT_USAGE)
     report = run_sanity(

@@ -25,7 +25,7 @@ if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded 
 from _cli import fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
-    from models.sweep import Sweep
+    from gategraph.sweeps.sweep import Sweep
 
 EXIT_USAGE, EXIT_STOPPED = 2, 130
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 def _prepare(args: argparse.Namespace) -> tuple["Sweep", Path, str]:
     """The sweep, its folder and storage URL; creates the study (queuing its trials) or
     checks that the existing one is this sweep's, before any worker starts."""
-    from models.sweep import JOURNAL, connect, load_sweep, open_study, write_info
+    from gategraph.sweeps.sweep import JOURNAL, connect, load_sweep, open_study, write_info
 
     sweep = load_sweep(args.config, trials=args.trials)
     folder = args.out or Path("runs") / sweep.name
@@ -111,7 +111,7 @@ def _prepare(args: argparse.Namespace) -> tuple["Sweep", Path, str]:
 
 def _work(sweep: "Sweep", folder: Path, url: str, index: int) -> int:
     """One worker in this process; Ctrl-C or SIGTERM saves the current trial and queues it."""
-    from models.sweep import Worker
+    from gategraph.sweeps.sweep import Worker
 
     worker = Worker(sweep, url, folder, index=index, say=_say(index))
 
@@ -166,7 +166,7 @@ def _spawn(args: argparse.Namespace, folder: Path, url: str) -> int:
 
 def _report(folder: Path, storage: str | None, top: int) -> int:
     """Print the leaderboard of the sweep in `folder` and write its leaderboard.csv."""
-    from models.sweep import counts, leaderboard, load_study, read_info, write_leaderboard
+    from gategraph.sweeps.sweep import counts, leaderboard, load_study, read_info, write_leaderboard
 
     try:
         info = read_info(folder)

@@ -21,7 +21,7 @@ if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded 
 from _cli import Parser, add_overrides, fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
-    from models.session import Session
+    from gategraph.experiments.session import Session
 
 EXIT_SANITY, EXIT_USAGE, EXIT_NON_FINITE = 1, 2, 3
 
@@ -70,14 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         if args.plot:
-            from models.plots import figure_class
+            from gategraph.drawing.plots import figure_class
 
             figure_class()  # a missing matplotlib is an error before training, not after
         session = _session(args)
     except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, DataError, ...
         return fail(err, EXIT_USAGE)
     if args.sanity:
-        from models.sanity import run_sanity
+        from gategraph.experiments.sanity import run_sanity
 
         report = run_sanity(session.experiment, target=str(args.config))
         print(report)
@@ -88,19 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def _session(args: argparse.Namespace) -> "Session":
     """Everything that can fail on user input, before any file is written."""
-    from models.config import load_config
-    from models.session import Session
+    from gategraph.experiments.build import load_experiment
+    from gategraph.experiments.session import Session
 
     if args.resume is not None:
         return Session.resume(args.resume, args.config, args.overrides, quiet=args.quiet)
-    config = load_config(args.config, args.overrides)
-    return Session.start(config, args.out or Path("runs") / args.config.stem, quiet=args.quiet)
+    config, experiment = load_experiment(args.config, args.overrides)
+    out = args.out or Path("runs") / args.config.stem
+    return Session.start(config, out, quiet=args.quiet, experiment=experiment)
 
 
 def _train(session: "Session", *, plot: bool = False) -> int:
     """Write the run folder, train, summarize (and plot); the exit code."""
-    from models.run import final_line, relative
-    from models.trainer import NonFiniteError
+    from gategraph.experiments.results import final_line
+    from gategraph.saving.run import relative
+    from gategraph.training.trainer import NonFiniteError
 
     signals = _catch_signals(session)  # from here on, a signal ends the run with a checkpoint
     try:
@@ -117,7 +119,7 @@ def _train(session: "Session", *, plot: bool = False) -> int:
         return _interrupted(session, folder, signals[-1])
     print(final_line(session.summarize()))
     if plot:
-        from models.plots import plot_run
+        from gategraph.drawing.plots import plot_run
 
         for path in plot_run(session.run.folder):
             print(f"wrote {relative(path)}")

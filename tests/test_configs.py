@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.build import build
-from models.config import dump_config, load_config
+from gategraph.experiments.build import build
+from gategraph.experiments.config import dump_config, load_config
 
 # sweep configs (a `space:` over a `base:` config) are tested with the sweeps
 CONFIGS = sorted(

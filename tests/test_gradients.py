@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from layers import LAYERS
-from layers.gradcheck import check_layer, check_loss
-from losses import LOSSES
+from gategraph.gradcheck.check import check_layer, check_loss
+from gategraph.layers import LAYERS
+from gategraph.losses import LOSSES
 
 
 @pytest.mark.parametrize("name", LAYERS.names())

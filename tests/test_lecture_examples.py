@@ -6,8 +6,8 @@ Every number is the lecture's (to its printed digits) and the exact value derive
 import numpy as np
 import pytest
 
-from layers.elementwise import Add, Divide, Exp, Max, Multiply, Negate, Power, Scale
-from models.graph import ComputationalGraph
+from gategraph.layers.elementwise import Add, Divide, Exp, Max, Multiply, Negate, Power, Scale
+from gategraph.models.graph import ComputationalGraph
 
 
 def _sigmoid(v: float) -> float:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.checkpoint import CheckpointError, load_checkpoint
+from gategraph.saving.checkpoint import CheckpointError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -215,7 +215,7 @@ def test_a_folder_another_process_trains_in_is_refused_untouched(tmp_path: Path)
                  "--out", run, cwd=tmp_path).returncode == 0  # fmt: skip
     before = snapshot(run)
     holder = subprocess.Popen(  # stands in for a training process still running there
-        [sys.executable, "-c", "import sys, time; from models.run import Run; "
+        [sys.executable, "-c", "import sys, time; from gategraph.saving.run import Run; "
          f"held = Run({str(run)!r}).lock(); print('locked', flush=True); time.sleep(60)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.checkpoint import load_checkpoint
-from models.config import load_config
+from gategraph.experiments.config import load_config
+from gategraph.saving.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from data.batches import batch_slices, epoch_order, minibatches, n_batches
+from gategraph.data.batches import batch_slices, epoch_order, minibatches, n_batches
 
 
 def test_epoch_covers_every_index_once_with_a_partial_last_batch() -> None:
@@ -73,7 +73,7 @@ def test_batch_slices_from_start_and_at_the_end() -> None:
         (
             lambda: minibatches(5, 2.0, rng=np.random.default_rng(0)),
             TypeError,
-            r"batch_slices needs an integer batch_size, got 2.0 \(float\)",
+            r"batch_slices needs batch_size to be an integer, got 2.0 \(float\)",
         ),
         (
             lambda: batch_slices(np.arange(5), 2, start=4),

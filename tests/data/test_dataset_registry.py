@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
-from data.toy import blobs, spiral
+from gategraph.data.registry import DATASETS, REQUIRED, dataset_options, load_dataset
+from gategraph.data.toy import blobs, spiral
 
 VALID = "blobs, circles, digits, file, mnist1d, moons, spiral, xor"
 
@@ -31,7 +31,7 @@ def test_dataset_options_are_the_signature_defaults() -> None:
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
 def test_every_option_is_keyword_with_context_rng_only(name: str) -> None:
-    params = inspect.signature(DATASETS[name]).parameters
+    params = inspect.signature(DATASETS.get(name)).parameters
     assert set(params) - set(dataset_options(name)) <= {"rng"}
     if "rng" in params:
         assert params["rng"].kind is inspect.Parameter.KEYWORD_ONLY

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.digits import DIGITS_PATH, digits
+from gategraph.data.digits import DIGITS_PATH, digits
 
 CONTENT_SHA256 = "87ff0c9e40dc7e2c0e34e7257799c2e3f3aec1a016363bb11cad869ec428a826"  # DIGITS.md
 

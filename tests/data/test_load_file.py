@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.files import DataError, load_file
+from gategraph.data.files import DataError, load_file
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

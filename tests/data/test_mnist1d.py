@@ -13,10 +13,10 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-import data.mnist1d as m
-from data.registry import DATASETS, load_dataset
-from models.config import ConfigError, load_config
-from models.run import Run
+import gategraph.data.mnist1d as m
+from gategraph.data.registry import DATASETS, load_dataset
+from gategraph.experiments.config import ConfigError, load_config
+from gategraph.saving.run import Run
 
 HINT = 'pip install -e ".[mnist1d]"'
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_registered_as_a_dataset() -> None:
-    assert DATASETS["mnist1d"] is m.mnist1d
+    assert DATASETS.get("mnist1d") is m.mnist1d
 
 
 def test_missing_package_says_how_to_install(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

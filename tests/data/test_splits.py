@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.splits import Splits, Standardizer, split
+from gategraph.data.splits import Splits, Standardizer, split
 
 
 def ids_and_labels(sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from data.toy import blobs, circles, moons, spiral, xor
+from gategraph.data.toy import blobs, circles, moons, spiral, xor
 
 GENERATORS: dict[str, tuple[Callable, dict, int, int]] = {  # fn, options, N, D
     "spiral": (spiral, {"n_per_class": 7, "classes": 4}, 28, 2),
@@ -101,13 +101,13 @@ def test_xor_label_is_sign_disagreement_with_all_quadrants_used() -> None:
             spiral,
             {"n_per_class": 2.5},
             TypeError,
-            "spiral needs an integer n_per_class, got 2.5 \\(float\\)",
+            "spiral needs n_per_class to be an integer, got 2.5 \\(float\\)",
         ),
         (
             spiral,
             {"n_per_class": True},
             TypeError,
-            "spiral needs an integer n_per_class, got True \\(bool\\)",
+            "spiral needs n_per_class to be an integer, got True \\(bool\\)",
         ),
         (moons, {"noise": -0.1}, ValueError, "moons needs noise >= 0, got -0.1"),
         (moons, {"noise": float("nan")}, ValueError, "moons needs noise >= 0, got nan"),
@@ -117,7 +117,7 @@ def test_xor_label_is_sign_disagreement_with_all_quadrants_used() -> None:
             circles,
             {"noise": "0.1"},
             TypeError,
-            "circles needs a number for noise, got '0.1' \\(str\\)",
+            "circles needs noise to be a number, got '0.1' \\(str\\)",
         ),
         (blobs, {"n_samples": 2}, ValueError, "blobs needs n_samples >= 3, got 2"),
         (

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from layers.affine import Affine
+from gategraph.layers.affine import Affine
 
 X = np.array([[1.0, 1.0], [2.0, -1.0]])
 W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from layers.batch_norm import BatchNorm
-from layers.gradcheck import check_layer
+from gategraph.gradcheck.check import check_layer
+from gategraph.layers.batch_norm import BatchNorm
 
 EPS = 1e-5
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from layers.conv1d import Conv1D
-from layers.gradcheck import check_layer
+from gategraph.gradcheck.check import check_layer
+from gategraph.layers.conv1d import Conv1D
 
 
 def conv1d_naive(x, W, b, stride, pad):

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from layers import conv2d
-from layers.affine import Affine
-from layers.batch_norm import BatchNorm
-from layers.conv2d import Conv2D
-from layers.global_avg_pool import GlobalAvgPool
-from layers.gradcheck import check_layer, check_model
-from layers.im2col import col2im
-from layers.max_pool2d import MaxPool2D
-from layers.relu import ReLU
-from models.sequential import Sequential
+from gategraph.gradcheck.check import check_layer, check_model
+from gategraph.layers import conv2d
+from gategraph.layers.affine import Affine
+from gategraph.layers.batch_norm import BatchNorm
+from gategraph.layers.conv2d import Conv2D
+from gategraph.layers.global_avg_pool import GlobalAvgPool
+from gategraph.layers.im2col import col2im
+from gategraph.layers.max_pool2d import MaxPool2D
+from gategraph.layers.relu import ReLU
+from gategraph.models.sequential import Sequential
 
 
 def conv_naive(x: np.ndarray, W: np.ndarray, b: np.ndarray, stride, pad) -> np.ndarray:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from layers.base import LAYERS
-from layers.dropout import Dropout
+from gategraph.layers.base import LAYERS
+from gategraph.layers.dropout import Dropout
 
 
 def _dropout(p: float = 0.5, seed: int = 0) -> Dropout:

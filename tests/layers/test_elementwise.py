@@ -6,8 +6,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from layers.base import Layer
-from layers.elementwise import (
+from gategraph.layers.base import Layer
+from gategraph.layers.elementwise import (
     Add,
     Cos,
     Divide,
@@ -24,8 +24,8 @@ from layers.elementwise import (
     Sum,
     _unbroadcast,
 )
-from layers.sigmoid import Sigmoid
-from models.graph import ComputationalGraph
+from gategraph.layers.sigmoid import Sigmoid
+from gategraph.models.graph import ComputationalGraph
 
 E = math.e
 FORWARD = [

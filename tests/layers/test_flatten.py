@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from layers.flatten import Flatten
+from gategraph.layers.flatten import Flatten
 
 
 def test_forward_keeps_the_batch_axis_in_c_order() -> None:

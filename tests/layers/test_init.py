@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from layers.affine import Affine
-from layers.init import INITIALIZERS
+from gategraph.layers.affine import Affine
+from gategraph.layers.init import INITIALIZERS
 
 
 def _std(name: str, shape: tuple[int, ...], scale: float = 0.01) -> float:

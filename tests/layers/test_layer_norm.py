@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from layers.gradcheck import check_layer
-from layers.layer_norm import LayerNorm
+from gategraph.gradcheck.check import check_layer
+from gategraph.layers.layer_norm import LayerNorm
 
 EPS = 1e-5
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from layers.leaky_relu import LeakyReLU
+from gategraph.layers.leaky_relu import LeakyReLU
 
 
 def test_forward_matches_hand_computed_values() -> None:

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from layers.avg_pool2d import AvgPool2D
-from layers.global_avg_pool import GlobalAvgPool
-from layers.gradcheck import check_layer, gradcheck
-from layers.max_pool1d import MaxPool1D
-from layers.max_pool2d import MaxPool2D
+from gategraph.gradcheck.check import check_layer, gradcheck
+from gategraph.layers.avg_pool2d import AvgPool2D
+from gategraph.layers.global_avg_pool import GlobalAvgPool
+from gategraph.layers.max_pool1d import MaxPool1D
+from gategraph.layers.max_pool2d import MaxPool2D
 
 
 def pool_naive(x, pool, stride, reduce):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from layers.relu import ReLU
+from gategraph.layers.relu import ReLU
 
 
 def test_forward_matches_hand_computed_values() -> None:

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from layers.sigmoid import Sigmoid
+from gategraph.layers.sigmoid import Sigmoid
 
 LN3 = math.log(3.0)
 

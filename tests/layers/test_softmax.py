@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from layers.softmax import Softmax
+from gategraph.layers.softmax import Softmax
 
 
 def test_forward_matches_hand_computed_values() -> None:

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from layers.base import Layer
-from layers.sigmoid import Sigmoid
-from layers.softmax import Softmax
-from layers.tanh import Tanh
+from gategraph.layers.base import Layer
+from gategraph.layers.sigmoid import Sigmoid
+from gategraph.layers.softmax import Softmax
+from gategraph.layers.tanh import Tanh
 
 RAISE = {"over": "raise", "invalid": "raise", "divide": "raise"}
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from layers.tanh import Tanh
+from gategraph.layers.tanh import Tanh
 
 HALF_LN3 = math.log(3.0) / 2  # tanh = (e^{2x} - 1) / (e^{2x} + 1) = (3 - 1) / (3 + 1)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from losses.base import check_labels
+from gategraph.losses.base import check_labels
 
 SCORES = np.zeros((3, 3))
 

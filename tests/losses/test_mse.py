@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from losses import LOSSES
-from losses.mse import MSE
+from gategraph.losses import LOSSES
+from gategraph.losses.mse import MSE
 
 SCORES = np.array([[1.0, 2.0], [3.0, 4.0]])
 TARGETS = np.array([[1.0, 0.0], [0.0, 4.0]])  # differences 0, 2, 3, 0

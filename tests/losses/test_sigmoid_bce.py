@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from losses.sigmoid_bce import SigmoidBCE
+from gategraph.losses.sigmoid_bce import SigmoidBCE
 
 
 def test_zero_logit_costs_log_two() -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from losses.softmax_cross_entropy import SoftmaxCrossEntropy
+from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
 
 
 def test_uniform_scores_cost_log_c() -> None:

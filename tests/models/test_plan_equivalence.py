@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from layers.affine import Affine
-from layers.base import flatten_params
-from layers.relu import ReLU
-from losses.softmax_cross_entropy import SoftmaxCrossEntropy
-from models.graph import ComputationalGraph
-from models.sequential import Model, Sequential
-from optim.sgd import SGD
+from gategraph.core.params import flatten_params
+from gategraph.layers.affine import Affine
+from gategraph.layers.relu import ReLU
+from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
+from gategraph.models.graph import ComputationalGraph
+from gategraph.models.sequential import Model, Sequential
+from gategraph.optim.sgd import SGD
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from bench_reference import ReferenceMLP  # noqa: E402
@@ -177,7 +177,7 @@ def test_buffers_start_on_a_64_byte_boundary() -> None:
 def test_empty_aligned_gives_the_shape_and_dtype_asked_on_a_64_byte_boundary(
     dtype: type, shape: tuple[int, ...]
 ) -> None:
-    from layers.base import empty_aligned
+    from gategraph.core.params import empty_aligned
 
     for _ in range(20):  # different allocations land at different offsets
         array = empty_aligned(shape, dtype)
@@ -189,7 +189,7 @@ def test_empty_aligned_gives_the_shape_and_dtype_asked_on_a_64_byte_boundary(
 
 
 def test_empty_aligned_with_an_odd_item_size_still_gives_the_array_asked() -> None:
-    from layers.base import empty_aligned
+    from gategraph.core.params import empty_aligned
 
     for _ in range(20):  # 3-byte items cannot always start on a 64-byte boundary
         array = empty_aligned((4, 5), "S3")

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from layers.affine import Affine
-from layers.dropout import Dropout
-from layers.relu import ReLU
-from losses.softmax_cross_entropy import SoftmaxCrossEntropy
-from models.sequential import Sequential
-from optim.sgd import SGD
+from gategraph.layers.affine import Affine
+from gategraph.layers.dropout import Dropout
+from gategraph.layers.relu import ReLU
+from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
+from gategraph.models.sequential import Sequential
+from gategraph.optim.sgd import SGD
 
 
 def _mlp(dtype: type = np.float64, *, input_grad: bool = True) -> Sequential:

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from layers.base import Param
+from gategraph.core.params import Param
 
 # Every optimizer variant: large weight decay so that decaying a bias by mistake shows.
 CONFIGS: list[tuple[str, dict[str, Any]]] = [

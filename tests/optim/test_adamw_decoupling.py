@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from layers.base import Param
-from optim.adam import Adam
-from optim.adamw import AdamW
+from gategraph.core.params import Param
+from gategraph.optim.adam import Adam
+from gategraph.optim.adamw import AdamW
 
 
 def one_step(cls: type[Adam], **options: float) -> tuple[np.ndarray, np.ndarray]:

@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from layers.base import Param
-from optim.clip import clip_grad_norm
-from optim.sgd import SGD
+from gategraph.core.params import Param
+from gategraph.optim.clip import clip_grad_norm
+from gategraph.optim.sgd import SGD
 
 
 def test_below_max_norm_returns_the_norm_and_leaves_grads_alone() -> None:

@@ -4,8 +4,8 @@ import tracemalloc
 
 import numpy as np
 
-from layers.base import Param
-from optim import OPTIMIZERS
+from gategraph.core.params import Param
+from gategraph.optim import OPTIMIZERS
 
 
 def test_steps_allocate_nothing_param_sized(config) -> None:

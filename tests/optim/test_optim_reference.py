@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from optim import OPTIMIZERS
+from gategraph.optim import OPTIMIZERS
 
 Array = np.ndarray
 

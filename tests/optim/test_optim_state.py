@@ -5,9 +5,9 @@ import io
 import numpy as np
 import pytest
 
-from layers.base import Param
-from optim import OPTIMIZERS, Optimizer
-from optim.sgd import SGD
+from gategraph.core.params import Param
+from gategraph.optim import OPTIMIZERS, Optimizer
+from gategraph.optim.sgd import SGD
 
 
 def run(optimizer: Optimizer, params: list[Param], grads: list[list[np.ndarray]]) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from optim import OPTIMIZERS
+from gategraph.optim import OPTIMIZERS
 
 torch = pytest.importorskip("torch")
 

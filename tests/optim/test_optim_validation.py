@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from layers.base import Param
-from optim import OPTIMIZERS
+from gategraph.core.params import Param
+from gategraph.optim import OPTIMIZERS
 
 
 def params() -> list[Param]:

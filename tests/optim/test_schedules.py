@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from layers.base import Param
-from optim.schedules import SCHEDULES, Schedule
-from optim.sgd import SGD
+from gategraph.core.params import Param
+from gategraph.optim.schedules import SCHEDULES, Schedule
+from gategraph.optim.sgd import SGD
 
 
 def sgd(lr: float = 1.0) -> SGD:

@@ -4,8 +4,8 @@ grads dW = [0.1, 0.2], db = [0.3]."""
 import numpy as np
 import pytest
 
-from layers.base import Param
-from optim.sgd import SGD
+from gategraph.core.params import Param
+from gategraph.optim.sgd import SGD
 
 
 def two_steps(**options: object) -> list[tuple[np.ndarray, np.ndarray]]:

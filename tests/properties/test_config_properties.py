@@ -22,15 +22,21 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from data import DATASETS, dataset_options
-from layers import LAYERS
-from layers.init import INITIALIZERS
-from losses import LOSSES
-from models.build import build
-from models.config import ConfigError, dump_config, load_config, render_key, resolve_config
-from models.trainer import MONITORS
-from optim import OPTIMIZERS
-from optim.schedules import SCHEDULES
+from gategraph.data import DATASETS, dataset_options
+from gategraph.experiments.build import build
+from gategraph.experiments.config import (
+    ConfigError,
+    dump_config,
+    load_config,
+    render_key,
+    resolve_config,
+)
+from gategraph.layers import LAYERS
+from gategraph.layers.init import INITIALIZERS
+from gategraph.losses import LOSSES
+from gategraph.optim import OPTIMIZERS
+from gategraph.optim.schedules import SCHEDULES
+from gategraph.training.trainer import MONITORS
 
 Key = tuple[str | int, ...]
 Config = dict[str, Any]

@@ -22,10 +22,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from layers import LAYERS, Layer
-from layers.gradcheck import GradcheckResult, gradcheck
-from layers.init import INITIALIZERS
-from losses import LOSSES, Loss
+from gategraph.gradcheck.check import GradcheckResult, gradcheck
+from gategraph.layers import LAYERS, Layer
+from gategraph.layers.init import INITIALIZERS
+from gategraph.losses import LOSSES, Loss
 
 Shape = tuple[int, ...]
 Case = tuple[Layer, tuple[np.ndarray, ...]]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from layers.conv2d import Conv2D
+from gategraph.layers.conv2d import Conv2D
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"batch": 5, "in_channels": 2, "out_channels": 3, "size": 4}  # 5 samples: 2 dx chunks

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.build import build
-from models.checkpoint import load_checkpoint
-from models.config import load_config
-from models.trainer import evaluate, load_weights
+from gategraph.experiments.build import build
+from gategraph.experiments.config import load_config
+from gategraph.saving.checkpoint import load_checkpoint
+from gategraph.training.trainer import evaluate, load_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from layers import LAYERS
-from losses import LOSSES
+from gategraph.layers import LAYERS
+from gategraph.losses import LOSSES
 
 ROOT = Path(__file__).resolve().parents[2]
 
 USER_FILE = '''
 import numpy as np
 
-from layers.base import Layer, Param
+from gategraph.layers.base import Layer
+from gategraph.core.params import Param
 
 
 class Cube(Layer):

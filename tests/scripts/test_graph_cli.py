@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from models.draw import lecture_circuits, to_dot, to_mermaid
+from gategraph.drawing.draw import lecture_circuits, to_dot, to_mermaid
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,12 +10,12 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from models import plots
-from models.build import build
-from models.config import load_config
-from models.run import Run
-from models.session import Session
-from models.trainer import labels_of, load_weights, predict
+from gategraph.drawing import plots
+from gategraph.experiments.build import build
+from gategraph.experiments.config import load_config
+from gategraph.experiments.session import Session
+from gategraph.saving.run import Run
+from gategraph.training.trainer import labels_of, load_weights, predict
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

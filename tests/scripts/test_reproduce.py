@@ -13,10 +13,10 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-import data.mnist1d
-from models.build import build
-from models.config import load_config
-from models.run import Run
+import gategraph.data.mnist1d as mnist1d_module
+from gategraph.experiments.build import build
+from gategraph.experiments.config import load_config
+from gategraph.saving.run import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
@@ -35,11 +35,11 @@ def fake_mnist1d(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, n
     """Random arrays of the paper's shapes in place of the real build, in an empty cache."""
     rng = np.random.default_rng(0)
     arrays = {}
-    for part, n in data.mnist1d.SIZES.items():
+    for part, n in mnist1d_module.SIZES.items():
         arrays[f"X_{part}"] = rng.standard_normal((n, 40))
         arrays[f"y_{part}"] = rng.integers(0, 10, n)
     monkeypatch.setenv("GATEGRAPH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(data.mnist1d, "build_mnist1d", lambda: arrays)
+    monkeypatch.setattr(mnist1d_module, "build_mnist1d", lambda: arrays)
     return arrays
 
 

@@ -1,0 +1,1 @@
+"""Sweeps: hyperparameter searches over a base config with Optuna (an optional extra)."""
