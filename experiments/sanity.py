@@ -317,6 +317,7 @@ def _train_step(
     with np.errstate(all="ignore"):
         value = loss.forward(model.forward(x), y)
         if math.isfinite(value):
-            model.backward(loss.backward())
+            dscores, _ = loss.backward()
+            model.backward(dscores)
             optimizer.step()
     return value

@@ -17,8 +17,8 @@ class ContractError(Exception):
 
 class LayerTarget:
     """A deep copy of `layer` in float64 (needs_input_grad on, frozen if it has `freeze()`) fed
-    copies of `inputs`. A layer whose forward returns a float is a loss: backward takes dout
-    as a float and may return the first input's gradient alone (labels get no gradient).
+    copies of `inputs`. Its backward returns dx for one input, a tuple of one gradient per
+    input for several (None where an input gets no gradient, as a loss's labels).
     """
 
     def __init__(self, layer: Layer, inputs: tuple[Any, ...], node: str | None = None) -> None:
@@ -40,8 +40,8 @@ class LayerTarget:
             (f"param {k}", p) for k, p in self.layer.params.items()
         ]
         self.layers = {self.name: self.layer}
-        # a None gradient for a floating input fails; the check turns this off for a loss
-        self.strict = True
+        # a single input's None is a missing dx; a tuple's None says "no gradient" on purpose
+        self.strict = n == 1
 
     def forward(self) -> Any:
         return self.layer.forward(*self.inputs)
@@ -49,16 +49,18 @@ class LayerTarget:
     def backward(self, dout: Any) -> list[Any]:
         """One gradient (or None) per input."""
         grads, n = self.layer.backward(dout), len(self.inputs)
-        if isinstance(grads, tuple | list):
-            if len(grads) != n:
-                raise ContractError(f"backward returned {len(grads)} gradients for {n} inputs")
-            return list(grads)
-        if n > 1 and self.strict:
+        if n == 1:
+            if isinstance(grads, tuple | list):
+                raise ContractError("backward returned a tuple for 1 input: return dx itself")
+            return [grads]
+        if not isinstance(grads, tuple | list):
             raise ContractError(
                 f"backward returned one array for {n} inputs: "
                 "return a tuple, one gradient per input"
             )
-        return [grads] + [None] * (n - 1)
+        if len(grads) != n:
+            raise ContractError(f"backward returned {len(grads)} gradients for {n} inputs")
+        return list(grads)
 
 
 class GraphTarget:

@@ -12,8 +12,10 @@ from gategraph.core.registry import Registry
 
 
 class Layer:
-    """A gate. `forward(*inputs)` caches what `backward(dout)` needs; `backward` returns the
-    gradient of each input (a tuple when there are several) and writes each `Param.grad`.
+    """A gate. `forward(*inputs)` caches what `backward(dout)` needs; `backward` writes each
+    `Param.grad` in place and returns the inputs' gradients: a single-input gate returns its
+    `dx` (None only when a plan set `needs_input_grad` off), a gate with several inputs a
+    tuple with one entry per input, None where an input gets no gradient (a loss's labels).
 
     Class-level attributes that start with `_` and default to `None` are the cache: `clear_cache`
     resets them, which is how inference (`no_grad`, `predict`) keeps nothing.

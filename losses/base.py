@@ -8,7 +8,8 @@ from gategraph.layers.base import Layer
 
 class Loss(Layer):
     """A gate that ends a graph: `forward(scores, y) -> float` (mean over the batch by
-    default), `backward(dout=1.0) -> dscores`. Labels `y` get no gradient.
+    default), `backward(dout=1.0) -> (dscores, None)`: like every gate with two inputs, one
+    gradient per input, and the labels `y` get none.
 
     A loss reuses its buffers even outside a graph: its value is a float, and `dscores` is
     consumed by the model's backward at once; it stays valid until the loss's next forward.
@@ -20,7 +21,7 @@ class Loss(Layer):
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:  # type: ignore[override]
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:  # type: ignore[override]
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
 

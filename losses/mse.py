@@ -35,10 +35,11 @@ class MSE(Loss):
         total = float(np.vdot(diff, diff))
         return total / diff.size if self.reduction == "mean" else total
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
         diff = self._cached(self._diff)
         scale = 2.0 * dout / diff.size if self.reduction == "mean" else 2.0 * dout
-        return np.multiply(diff, scale, out=self._buffer("dscores", diff.shape, diff.dtype))
+        dscores = np.multiply(diff, scale, out=self._buffer("dscores", diff.shape, diff.dtype))
+        return dscores, None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:

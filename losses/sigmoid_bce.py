@@ -34,11 +34,11 @@ class SigmoidBCE(Loss):
         self._probs, self._y = probs, y
         return float(terms.mean())
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
         probs, y = self._cached(self._probs), self._cached(self._y)
         dscores = np.subtract(probs, y, out=self._buffer("dscores", probs.shape, probs.dtype))
         dscores *= dout / probs.size
-        return dscores
+        return dscores, None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:

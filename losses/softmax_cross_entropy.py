@@ -42,7 +42,7 @@ class SoftmaxCrossEntropy(Loss):
         self._probs, self._picks = probs, picks
         return float(np.dot(losses, self._ones(n, losses.dtype))) / n
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
         probs, picks = self._cached(self._probs), self._cached(self._picks)
         scale = dout / len(probs)
         dscores = np.multiply(probs, scale, out=self._buffer("dscores", probs.shape, probs.dtype))
@@ -51,7 +51,7 @@ class SoftmaxCrossEntropy(Loss):
         flat.take(picks, out=at_labels, mode="clip")  # picks are checked labels
         at_labels -= scale  # dscores_i,y_i = scale * p_i,y_i - scale
         flat.put(picks, at_labels, mode="clip")
-        return dscores
+        return dscores, None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:

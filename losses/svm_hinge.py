@@ -38,12 +38,12 @@ class SVMHinge(Loss):
         self._active, self._y = active, y
         return float(margins.sum() / len(y))
 
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
         active, y = self._cached(self._active), self._cached(self._y)
         dscores = self._buffer("dscores", active.shape, active.dtype)
         np.multiply(active, dout / len(y), out=dscores)
         dscores[np.arange(len(y)), y] = -dscores.sum(axis=1)
-        return dscores
+        return dscores, None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:

@@ -225,9 +225,7 @@ class ComputationalGraph:
             if len(ins) == 1:
                 self._arrive(plan, ins[0], result)
             else:
-                # a loss returns only dscores: its labels input gets no gradient
-                results = result if isinstance(result, tuple) else (result,)
-                for slot, g in zip(ins[: len(results)], results, strict=True):
+                for slot, g in zip(ins, result, strict=True):
                     self._arrive(plan, slot, g)
         return {name: _scalar(grads[slot]) for name, slot in plan.grad_inputs}
 

@@ -47,7 +47,8 @@ def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Calla
 
     def step(x: np.ndarray, y: np.ndarray) -> float:
         value = loss.forward(model.forward(x), y)
-        model.backward(loss.backward())
+        dscores, _ = loss.backward()
+        model.backward(dscores)
         optimizer.step()
         return value
 

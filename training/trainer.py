@@ -80,9 +80,9 @@ class Trainer:
     """Minibatch training of `model` under `loss` with `optimizer`.
 
     Each step: take the batch (indices of this epoch's permutation, drawn from `rng`),
-    scores = model.forward(x), L = loss.forward(scores, y), model.backward(loss.backward()),
-    check that L and every gradient are finite, clip the global gradient norm to `clip_norm`,
-    optimizer.step(). After each epoch the schedule steps once with the monitored metric.
+    scores = model.forward(x), L = loss.forward(scores, y), (dscores, _) = loss.backward(),
+    model.backward(dscores), check that L and every gradient are finite, clip the global
+    gradient norm to `clip_norm`, optimizer.step(). After each epoch the schedule steps once with the monitored metric.
 
     Per-epoch metrics (`history`, one dict per epoch): `train_loss` and `train_acc` are means
     over the epoch's batches as they were trained (weighted by batch size, no extra pass),
@@ -290,7 +290,8 @@ class Trainer:
             loss = self.loss.forward(scores, yb)
             if self._classify:
                 p.correct += _count_correct(scores, yb, pred[:n], hits[:n])
-            self.model.backward(self.loss.backward())
+            dscores, _ = self.loss.backward()
+            self.model.backward(dscores)
             self._check_finite(loss)
             if self.diagnostics is not None:
                 self.diagnostics.before_step()

@@ -129,6 +129,21 @@ class PlusOneGradient(Plus):
         return dout
 
 
+class PlusNoGradientForY(Plus):
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, None]:  # type: ignore[override]
+        return dout, None
+
+
+class ReLUReturnsTuple(ReLU):
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray]:  # type: ignore[override]
+        return (super().backward(dout),)
+
+
+class ReLUReturnsNone(ReLU):
+    def backward(self, dout: np.ndarray) -> None:  # type: ignore[override]
+        return None
+
+
 class KinkyReLU(Layer):
     """ReLU whose gradient at x = 0 is `at_zero` * dout (0 is the usual subgradient)."""
 
@@ -197,13 +212,14 @@ class AffineRebindsGrad(Affine):
 
 
 class LossIgnoresDout(SoftmaxCrossEntropy):
-    def backward(self, dout: float = 1.0) -> np.ndarray:
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
         return super().backward(1.0)
 
 
 class LossMissingMean(SoftmaxCrossEntropy):
-    def backward(self, dout: float = 1.0) -> np.ndarray:
-        return super().backward(dout) * len(self._cached(self._picks))
+    def backward(self, dout: float = 1.0) -> tuple[np.ndarray, None]:
+        dscores, _ = super().backward(dout)
+        return dscores * len(self._cached(self._probs)), None
 
 
 def _x(seed: int = 0, shape: tuple[int, ...] = (4, 5)) -> np.ndarray:
@@ -588,6 +604,25 @@ def test_a_multi_input_gate_must_return_one_gradient_per_input() -> None:
     assert broken.problems == [
         "backward returned one array for 2 inputs: return a tuple, one gradient per input"
     ]
+    short = gradcheck(PlusNoGradientForY(), inputs, rng)  # None on purpose: not checked
+    assert short.ok and [r.tensor for r in short.rows] == ["input 0 (x)"]
+    assert "no gradient, not checked: input 1 (y)" in short.notes
+
+
+def test_a_single_input_gate_returns_dx_itself() -> None:
+    rng = np.random.default_rng(12)
+    wrapped = gradcheck(ReLUReturnsTuple(), _x(), rng)
+    assert wrapped.problems == ["backward returned a tuple for 1 input: return dx itself"]
+    missing = gradcheck(ReLUReturnsNone(), _x(), rng)
+    assert missing.problems == ["backward returned None for input 0 (x)"]
+
+
+def test_a_loss_returns_no_gradient_for_its_labels() -> None:
+    rng = np.random.default_rng(12)
+    scores, y = rng.standard_normal((5, 4)), rng.integers(0, 4, 5)
+    result = check_loss(SoftmaxCrossEntropy(), scores, y, rng)
+    assert [r.tensor for r in result.rows] == ["input 0 (scores)"]
+    assert "no gradient, not checked: input 1 (y)" in result.notes
 
 
 def test_a_layer_with_freeze_is_frozen_for_the_check() -> None:

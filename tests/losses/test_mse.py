@@ -13,20 +13,20 @@ TARGETS = np.array([[1.0, 0.0], [0.0, 4.0]])  # differences 0, 2, 3, 0
 def test_mean_reduction() -> None:
     loss = MSE()
     assert loss.forward(SCORES, TARGETS) == 13.0 / 4
-    np.testing.assert_array_equal(loss.backward(), [[0.0, 1.0], [1.5, 0.0]])  # 2 (s - y) / 4
-    np.testing.assert_array_equal(loss.backward(2.0), [[0.0, 2.0], [3.0, 0.0]])
+    np.testing.assert_array_equal(loss.backward()[0], [[0.0, 1.0], [1.5, 0.0]])  # 2 (s - y) / 4
+    np.testing.assert_array_equal(loss.backward(2.0)[0], [[0.0, 2.0], [3.0, 0.0]])
 
 
 def test_sum_reduction() -> None:
     loss = MSE(reduction="sum")
     assert loss.forward(SCORES, TARGETS) == 13.0
-    np.testing.assert_array_equal(loss.backward(), [[0.0, 4.0], [6.0, 0.0]])  # 2 (s - y)
+    np.testing.assert_array_equal(loss.backward()[0], [[0.0, 4.0], [6.0, 0.0]])  # 2 (s - y)
 
 
 def test_column_scores_take_flat_targets() -> None:
     loss = MSE()
     assert loss.forward(np.array([[1.0], [2.0], [3.0]]), np.zeros(3)) == 14.0 / 3
-    dscores = loss.backward()
+    dscores = loss.backward()[0]
     assert dscores.shape == (3, 1)
     np.testing.assert_allclose(dscores, [[2 / 3], [4 / 3], [2.0]], rtol=1e-15)
 
@@ -67,4 +67,4 @@ def test_unknown_reduction_is_refused() -> None:
 def test_dtype_follows_the_scores() -> None:
     loss = MSE()
     loss.forward(SCORES.astype(np.float32), TARGETS)  # float64 targets do not upcast
-    assert loss.backward().dtype == np.float32
+    assert loss.backward()[0].dtype == np.float32

@@ -9,7 +9,7 @@ from gategraph.losses.sigmoid_bce import SigmoidBCE
 def test_zero_logit_costs_log_two() -> None:
     loss = SigmoidBCE()
     assert loss.forward(np.array([0.0]), np.array([1])) == pytest.approx(np.log(2.0), rel=1e-15)
-    np.testing.assert_array_equal(loss.backward(), [-0.5])  # sigmoid(0) - 1
+    np.testing.assert_array_equal(loss.backward()[0], [-0.5])  # sigmoid(0) - 1
 
 
 def test_matches_the_textbook_formula() -> None:
@@ -18,7 +18,7 @@ def test_matches_the_textbook_formula() -> None:
     expected = np.mean(-y * np.log(p) - (1 - y) * np.log(1 - p))
     loss = SigmoidBCE()
     assert loss.forward(scores, y) == pytest.approx(expected, rel=1e-14)
-    np.testing.assert_allclose(loss.backward(), (p - y) / 4, rtol=1e-14)
+    np.testing.assert_allclose(loss.backward()[0], (p - y) / 4, rtol=1e-14)
 
 
 def test_exact_and_finite_at_large_logits() -> None:
@@ -26,14 +26,14 @@ def test_exact_and_finite_at_large_logits() -> None:
     loss = SigmoidBCE()
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         assert loss.forward(scores, y) == 500.0  # (0 + 0 + 1000 + 1000) / 4
-        np.testing.assert_array_equal(loss.backward(), [0.0, 0.0, 0.25, -0.25])
+        np.testing.assert_array_equal(loss.backward()[0], [0.0, 0.0, 0.25, -0.25])
 
 
 def test_column_scores_keep_their_shape() -> None:
     loss = SigmoidBCE()
     scores = np.array([[0.0], [0.0]], np.float32)
     assert loss.forward(scores, np.array([True, False])) == pytest.approx(np.log(2.0), rel=1e-6)
-    dscores = loss.backward()
+    dscores = loss.backward()[0]
     assert dscores.shape == (2, 1) and dscores.dtype == np.float32
     np.testing.assert_array_equal(dscores, [[-0.25], [0.25]])
     assert loss.forward(scores, np.array([[1.0], [0.0]])) == pytest.approx(np.log(2.0), rel=1e-6)

@@ -20,8 +20,8 @@ def test_backward_counts_active_margins() -> None:
     loss = SVMHinge()
     loss.forward(SCORES, LABELS)
     expected = np.array([[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, -2.0]]) / 3
-    np.testing.assert_allclose(loss.backward(), expected, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(loss.backward(0.5), expected * 0.5, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(loss.backward()[0], expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(loss.backward(0.5)[0], expected * 0.5, rtol=0, atol=1e-15)
 
 
 def test_example_keeps_every_margin_off_the_kink() -> None:
@@ -36,7 +36,7 @@ def test_example_keeps_every_margin_off_the_kink() -> None:
 def test_margin_exactly_zero_counts_as_inactive() -> None:
     loss = SVMHinge()
     assert loss.forward(np.array([[1.0, 0.0]]), np.array([0])) == 0.0  # 0 - 1 + 1 = 0
-    np.testing.assert_array_equal(loss.backward(), [[0.0, 0.0]])
+    np.testing.assert_array_equal(loss.backward()[0], [[0.0, 0.0]])
 
 
 def test_margin_option() -> None:
@@ -68,7 +68,7 @@ def test_bad_class_id_is_named() -> None:
 def test_dtype_follows_the_scores() -> None:
     loss = SVMHinge()
     loss.forward(SCORES.astype(np.float32), LABELS)
-    assert loss.backward().dtype == np.float32
+    assert loss.backward()[0].dtype == np.float32
 
 
 def test_backward_before_forward_raises() -> None:

@@ -46,7 +46,7 @@ def _train(model: Model) -> tuple[list[float], list[np.ndarray]]:
     for i in range(STEPS):
         x, y = _batches()[i % 3]
         losses.append(loss.forward(model.forward(x), y))
-        model.backward(loss.backward())
+        model.backward(loss.backward()[0])
         optimizer.step()
     return losses, [p.value.copy() for p in model.params().values()]
 
@@ -81,7 +81,7 @@ def test_a_step_equals_the_plain_layer_by_layer_loop_with_separate_arrays() -> N
         for layer in layers:
             x = layer.forward(x)
         plain_losses.append(loss.forward(x, y))
-        d = loss.backward()
+        d = loss.backward()[0]
         for layer in reversed(layers):
             d = layer.backward(d)
         for p, v in zip(params, velocity, strict=True):
@@ -134,7 +134,7 @@ def test_training_steps_reuse_every_buffer_after_the_first() -> None:
         x, y = _batches()[0]
         scores = model.forward(x)
         loss.forward(scores, y)
-        model.backward(loss.backward())
+        model.backward(loss.backward()[0])
         optimizer.step()
         return [id(b) for layer in [*model.layers.values(), loss] for b in layer._buffers.values()]
 
@@ -164,7 +164,7 @@ def test_buffers_start_on_a_64_byte_boundary() -> None:
     optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
     x, y = _batches()[0]
     loss.forward(model.forward(x), y)
-    model.backward(loss.backward())
+    model.backward(loss.backward()[0])
     optimizer.step()
     arrays = [optimizer.values, optimizer.grads, optimizer._scratch, *optimizer.state.values()]
     arrays += [b for layer in [*model.layers.values(), loss] for b in layer._buffers.values()]
@@ -224,7 +224,7 @@ def test_training_steps_allocate_no_array_sized_memory() -> None:
 
     def step() -> None:
         loss.forward(model.forward(x), y)
-        model.backward(loss.backward())
+        model.backward(loss.backward()[0])
         optimizer.step()
 
     step()

@@ -331,7 +331,8 @@ def checked_sound(layer: Layer, inputs: tuple[np.ndarray, ...]) -> GradcheckResu
     dout = 1.0 if is_loss else np.random.default_rng(1).standard_normal(np.shape(out))
     grads = layer.backward(dout)
     grads = grads if isinstance(grads, tuple) else (grads,)
-    for x, dx in zip(compared, grads, strict=True):
+    assert len(grads) == len(inputs) and (not is_loss or grads[1] is None)  # labels: no gradient
+    for x, dx in zip(compared, grads[: len(compared)], strict=True):
         assert np.shape(dx) == np.shape(x) and np.all(np.isfinite(dx)), (x, dx)
     for name, p in layer.params.items():
         assert p.grad.shape == p.value.shape and np.all(np.isfinite(p.grad)), name

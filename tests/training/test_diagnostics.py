@@ -79,7 +79,7 @@ def test_diagnostics_of_an_epoch_match_the_sgd_steps_taken() -> None:
     expected = []
     for _ in range(2):
         loss.forward(model.forward(x), y)
-        model.backward(loss.backward())
+        model.backward(loss.backward()[0])
         W, dW = params["affine1.W"].value, params["affine1.W"].grad
         expected.append(0.1 * np.linalg.norm(dW) / np.linalg.norm(W))
         diagnostics.before_step()
@@ -106,7 +106,7 @@ def test_lr_far_too_high_warns() -> None:
     x, y = rng.standard_normal((8, 2)), rng.integers(0, 2, 8)
     diagnostics = Diagnostics(model, x)
     loss.forward(model.forward(x), y)
-    model.backward(loss.backward())
+    model.backward(loss.backward()[0])
     diagnostics.before_step()
     optimizer.step()
     diagnostics.after_step()
