@@ -82,7 +82,8 @@ class Trainer:
     Each step: take the batch (indices of this epoch's permutation, drawn from `rng`),
     scores = model.forward(x), L = loss.forward(scores, y), (dscores, _) = loss.backward(),
     model.backward(dscores), check that L and every gradient are finite, clip the global
-    gradient norm to `clip_norm`, optimizer.step(). After each epoch the schedule steps once with the monitored metric.
+    gradient norm to `clip_norm`, optimizer.step(). After each epoch the schedule steps once
+    with the monitored metric.
 
     Per-epoch metrics (`history`, one dict per epoch): `train_loss` and `train_acc` are means
     over the epoch's batches as they were trained (weighted by batch size, no extra pass),
