@@ -24,8 +24,8 @@ def check_number(
     Messages read `Adam needs 0 <= betas[0] < 1, got 1.5` (ValueError) or
     `SGD needs lr to be a number, got '1e-3' (str)` (TypeError).
     """
-    kind, what = (numbers.Integral, "an integer") if integer else (numbers.Real, "a number")
-    if isinstance(value, bool | np.bool_) or not isinstance(value, kind):
+    what = "an integer" if integer else "a number"
+    if not is_real(value, integer=integer):
         raise TypeError(f"{who} needs {key} to be {what}, got {value!r} ({type(value).__name__})")
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
@@ -34,6 +34,17 @@ def check_number(
             f"{who} needs {_interval(key, low, high, low_open, high_open)}, got {value}"
         )
     return int(value) if integer else float(value)
+
+
+def is_real(value: Any, *, integer: bool = False) -> bool:
+    """True for a real number (an integer if `integer`), NumPy's too; a bool is none."""
+    kind = numbers.Integral if integer else numbers.Real
+    return isinstance(value, kind) and not isinstance(value, bool | np.bool_)
+
+
+def is_number(value: Any, *, integer: bool = False) -> bool:
+    """True for a finite real number (an integer if `integer`): `is_real` and not inf/nan."""
+    return is_real(value, integer=integer) and math.isfinite(value)
 
 
 def check_int(who: str, key: str, value: Any, *, low: int) -> int:

@@ -449,7 +449,7 @@ def test_weight_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_sizes_no_array_can_have_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "gategraph.experiments.config.MAX_DATA", 10**40
+        "gategraph.experiments.config.sections.MAX_DATA", 10**40
     )  # past the bounds: numpy objects
     monkeypatch.setattr("gategraph.experiments.build.MAX_WEIGHTS", 10**40)
     moons = mlp(**{"data": "{name: moons, n_samples: 1000000000000000000000000000000}"})

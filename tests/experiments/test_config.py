@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from gategraph.experiments import config as config_module
 from gategraph.experiments.build import load_experiment
 from gategraph.experiments.config import (
     ConfigError,
     apply_overrides,
     dump_config,
     load_config,
+    parse_yaml,
     render_key,
     resolve_config,
+    sections,
 )
 
 BASE = """\
@@ -193,12 +194,12 @@ def test_python_tag_is_refused_and_never_run(tmp_path: Path) -> None:
     [
         (
             "",
-            "1: the config is empty; expected a mapping with keys seed, dtype, data, model, "
-            "optim, schedule, train",
+            "1: the config is empty; expected a mapping with keys imports, seed, dtype, data, "
+            "model, optim, schedule, train",
         ),
         (
             "- 1\n- 2\n",
-            "1: a config is a mapping with keys seed, dtype, data, model, optim, "
+            "1: a config is a mapping with keys imports, seed, dtype, data, model, optim, "
             "schedule, train, got [1, 2]",
         ),
         ("seed: 0\n", "1: data: required key missing"),
@@ -537,7 +538,7 @@ def test_render_key_shows_keys_that_are_not_words_as_python_does(
 def test_key_with_a_line_break_is_named_on_one_line(tmp_path: Path) -> None:
     message = error(write(tmp_path, BASE + '"\\n": 1\n"out-dim": 2\n'))
     assert message == (
-        "11: ['\\n']: unknown key; valid: seed, dtype, data, model, optim, schedule, train"
+        "11: ['\\n']: unknown key; valid: imports, seed, dtype, data, model, optim, schedule, train"
     )
 
 
@@ -550,7 +551,7 @@ def test_config_error_is_one_line() -> None:
 @pytest.mark.parametrize("text", ["\x85y", "a\x85", "x\u2028y\u2029", "\x85\n\x85", "tab\tand\x1b"])
 def test_dump_round_trips_strings_with_line_breaks(text: str) -> None:
     config = {"name": text, text: [text]}
-    assert config_module.parse_yaml(dump_config(config), "dumped")[0] == config
+    assert parse_yaml(dump_config(config), "dumped")[0] == config
 
 
 @pytest.mark.parametrize(
@@ -581,7 +582,7 @@ def test_dataset_size_is_bounded_before_generating(
 
 
 def test_dataset_size_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config_module, "MAX_DATA", 60)
+    monkeypatch.setattr(sections, "MAX_DATA", 60)
     config = {"data": {"name": "spiral", "n_per_class": 20, "classes": 3}}
     config |= {"model": {"layers": [{"type": "affine", "out_dim": 3}]}}
     config |= {"optim": {"type": "sgd", "lr": 0.1}}
