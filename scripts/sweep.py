@@ -25,7 +25,7 @@ if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded 
 from _cli import fail
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
-    from gategraph.sweeps.sweep import Sweep
+    from gategraph.sweeps.spec import Sweep
 
 EXIT_USAGE, EXIT_STOPPED = 2, 130
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(err, EXIT_USAGE)
     if args.worker_index is not None:
         return _work(sweep, folder, url, args.worker_index)
-    code = _work(sweep, folder, url, 0) if args.workers == 1 else _spawn(args, folder, url)
+    code = _work(sweep, folder, url, 0) if args.workers == 1 else _spawn(args, folder)
     _report(folder, args.storage, args.top)
     return code
 
@@ -96,11 +96,12 @@ def main(argv: list[str] | None = None) -> int:
 def _prepare(args: argparse.Namespace) -> tuple["Sweep", Path, str]:
     """The sweep, its folder and storage URL; creates the study (queuing its trials) or
     checks that the existing one is this sweep's, before any worker starts."""
-    from gategraph.sweeps.sweep import JOURNAL, connect, load_sweep, open_study, write_info
+    from gategraph.sweeps.spec import load_sweep
+    from gategraph.sweeps.storage import JOURNAL, connect, database_url, open_study, write_info
 
     sweep = load_sweep(args.config, trials=args.trials)
     folder = args.out or Path("runs") / sweep.name
-    url = args.storage or str(folder / JOURNAL)
+    url = database_url(args.storage) if args.storage else str(folder / JOURNAL)
     if args.storage is None:
         folder.mkdir(parents=True, exist_ok=True)  # the journal lives there
     if args.worker_index is None:
@@ -111,7 +112,7 @@ def _prepare(args: argparse.Namespace) -> tuple["Sweep", Path, str]:
 
 def _work(sweep: "Sweep", folder: Path, url: str, index: int) -> int:
     """One worker in this process; Ctrl-C or SIGTERM saves the current trial and queues it."""
-    from gategraph.sweeps.sweep import Worker
+    from gategraph.sweeps.worker import Worker
 
     worker = Worker(sweep, url, folder, index=index, say=_say(index))
 
@@ -135,14 +136,15 @@ def _say(index: int) -> Any:
     return say
 
 
-def _spawn(args: argparse.Namespace, folder: Path, url: str) -> int:
+def _spawn(args: argparse.Namespace, folder: Path) -> int:
     """`args.workers` worker processes running this script with --worker-index, one BLAS
     thread each (N processes share the cores); waits for all of them."""
     env = dict(os.environ)
     for name in THREAD_VARIABLES:
         env.setdefault(name, "1")
     command = [sys.executable, __file__, "--config", str(args.config), "--out", str(folder)]
-    command += ["--storage", url] + (["--trials", str(args.trials)] if args.trials else [])
+    command += ["--storage", args.storage] if args.storage else []  # else the folder's journal
+    command += ["--trials", str(args.trials)] if args.trials else []
     children = [
         subprocess.Popen([*command, "--worker-index", str(i)], env=env) for i in range(args.workers)
     ]
@@ -166,11 +168,12 @@ def _spawn(args: argparse.Namespace, folder: Path, url: str) -> int:
 
 def _report(folder: Path, storage: str | None, top: int) -> int:
     """Print the leaderboard of the sweep in `folder` and write its leaderboard.csv."""
-    from gategraph.sweeps.sweep import counts, leaderboard, load_study, read_info, write_leaderboard
+    from gategraph.sweeps.leaderboard import counts, leaderboard, write_leaderboard
+    from gategraph.sweeps.storage import database_url, load_study, read_info
 
     try:
         info = read_info(folder)
-        study = load_study(info["study"], storage or info["storage"])
+        study = load_study(info["study"], database_url(storage) if storage else info["storage"])
     except (ValueError, OSError) as err:
         return fail(err, EXIT_USAGE)
     columns, rows = leaderboard(study)

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,3 +46,15 @@ def run_cli() -> Callable[..., subprocess.CompletedProcess]:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
     return run
+
+
+@pytest.fixture
+def study_name() -> str:
+    """A study name no earlier test run used (a database outlives the test)."""
+    return f"test_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def one_thread() -> dict[str, str]:
+    """The environment for a worker process: one BLAS thread."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}

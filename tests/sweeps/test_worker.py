@@ -1,5 +1,5 @@
-"""Sweeps on a journal file: worker processes share one study, run exactly its budget, never a
-grid point twice, prune hopeless trials, and retry the trial of a worker killed mid-trial."""
+"""Workers: processes share one study, run exactly its budget, never a grid point twice, prune
+hopeless trials, retry the trial of a worker killed mid-trial, and stop on request."""
 
 import csv
 import json
@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,22 +18,17 @@ import pytest
 
 optuna = pytest.importorskip("optuna")
 
-from gategraph.experiments.config import ConfigError  # noqa: E402
+from gategraph.experiments.config import load_config  # noqa: E402
 from gategraph.saving.checkpoint import load_checkpoint  # noqa: E402
-from gategraph.sweeps.sweep import (  # noqa: E402
-    JOURNAL,
-    Worker,
-    connect,
-    load_study,
-    load_sweep,
-    open_study,
-    read_info,
-    write_info,
-)
+from gategraph.saving.run import Run  # noqa: E402
+from gategraph.sweeps.spec import load_sweep  # noqa: E402
+from gategraph.sweeps.storage import JOURNAL, connect, load_study, open_study, read_info  # noqa: E402
+from gategraph.sweeps.worker import Worker, _session  # noqa: E402
 
 POSTGRES = os.environ.get("GATEGRAPH_TEST_POSTGRES_URL")
 COMPLETE, PRUNED, FAIL = (optuna.trial.TrialState[s] for s in ("COMPLETE", "PRUNED", "FAIL"))
 SCRIPT = Path(__file__).parents[2] / "scripts" / "sweep.py"
+ROOT = Path(__file__).parents[2]
 
 
 def _study(folder: Path) -> "optuna.Study":
@@ -158,10 +152,10 @@ def storage(request: pytest.FixtureRequest) -> str | None:
 
 
 def test_a_worker_killed_mid_trial_leaves_a_failed_trial_that_is_retried(
-    write_sweep: Callable, tmp_path: Path, storage: str | None
+    write_sweep: Callable, tmp_path: Path, storage: str | None, study_name: str, one_thread: dict
 ) -> None:
     path = write_sweep(
-        f"base: base.yaml\nname: {_unique()}\ntrials: 3\nsampler: {{type: random, seed: 0}}\n"
+        f"base: base.yaml\nname: {study_name}\ntrials: 3\nsampler: {{type: random, seed: 0}}\n"
         "pruner: none\nheartbeat: {interval: 1, grace_period: 5}\nset: {train.epochs: 150}\n"
         "space:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
     )
@@ -169,7 +163,7 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_that_is_retried(
     url = storage or str(out / JOURNAL)
     out.mkdir()
     study = open_study(sweep, connect(url, sweep.heartbeat))  # as `sweep.py` does before workers
-    victim, survivor = (_worker(path, out, i, storage) for i in range(2))
+    victim, survivor = (_worker(path, out, i, storage, one_thread) for i in range(2))
     try:
         killed = _kill_mid_trial(study, victim)
         assert survivor.wait(timeout=120) == 0
@@ -189,45 +183,12 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_that_is_retried(
     assert summary["epochs"] == 150
 
 
-@pytest.mark.skipif(not POSTGRES, reason="GATEGRAPH_TEST_POSTGRES_URL is unset")
-def test_two_machines_share_one_study_through_postgresql(
-    write_sweep: Callable, tmp_path: Path
-) -> None:
-    name = _unique()
-    path = write_sweep(
-        f"base: base.yaml\nname: {name}\ntrials: 6\nsampler: {{type: random, seed: 0}}\n"
-        "pruner: none\nset: {train.epochs: 60}\nspace:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
-    )
-    machines = [tmp_path / "a", tmp_path / "b"]  # the same command, each with its own disk
-    command = [sys.executable, str(SCRIPT), "--config", str(path), "--storage", str(POSTGRES)]
-    runs = [
-        subprocess.Popen([*command, "--workers", "1", "--out", str(folder)], env=_one_thread())
-        for folder in machines
-    ]
-    assert [run.wait(timeout=120) for run in runs] == [0, 0]
-    trials = load_study(name, str(POSTGRES)).trials
-    assert [t.state for t in trials] == [COMPLETE] * 6
-    folders = [{p.name for p in folder.glob("trial-*")} for folder in machines]
-    assert folders[0].isdisjoint(folders[1])
-    assert folders[0] | folders[1] == {t.user_attrs["run"] for t in trials}
-    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both took trials
-
-
-def _unique() -> str:
-    """A study name no earlier test run used (a database outlives the test)."""
-    return f"test_{uuid.uuid4().hex[:12]}"
-
-
-def _one_thread() -> dict[str, str]:
-    return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-
-
-def _worker(path: Path, out: Path, index: int, storage: str | None) -> subprocess.Popen:
+def _worker(path: Path, out: Path, index: int, storage: str | None, env: dict) -> subprocess.Popen:
     """A worker process, as `sweep.py --workers N` starts N of them."""
     command = [sys.executable, str(SCRIPT), "--config", str(path), "--out", str(out)]
     command += ["--storage", storage] if storage else []
     return subprocess.Popen(
-        [*command, "--worker-index", str(index)], env=_one_thread(), stdout=subprocess.DEVNULL
+        [*command, "--worker-index", str(index)], env=env, stdout=subprocess.DEVNULL
     )
 
 
@@ -275,49 +236,16 @@ def _stop_after_epochs(worker: Worker, epochs: int) -> None:
     worker.request_stop()
 
 
-def test_a_finished_sweep_run_again_does_nothing_and_a_changed_one_is_refused(
-    write_sweep: Callable, tmp_path: Path
-) -> None:
-    text = (
-        "base: base.yaml\ntrials: 2\npruner: none\nspace:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
-    )
-    sweep, out = load_sweep(write_sweep(text)), tmp_path / "out"
-    out.mkdir()
-    assert Worker(sweep, str(out / JOURNAL), out).run() == 2
-    assert Worker(sweep, str(out / JOURNAL), out).run() == 0
-    changed = load_sweep(write_sweep(text.replace("0.3]", "0.5]")))
-    with pytest.raises(ConfigError) as caught:
-        Worker(changed, str(out / JOURNAL), out).run()
-    assert str(caught.value) == (
-        f"{changed.path}: study 'sweep' was started by a different sweep config: "
-        "space.optim.lr.log_uniform[1] (0.3 -> 0.5); give this sweep another name (or --out "
-        "folder) to start a new study"
-    )
-
-
-def test_report_prints_the_leaderboard_of_a_sweep_folder(
-    write_sweep: Callable, run_cli: Callable, tmp_path: Path
-) -> None:
-    text = (
-        "base: base.yaml\ntrials: 2\npruner: none\nspace:\n  optim.lr: {log_uniform: [1e-2, 0.3]}\n"
-    )
-    sweep, out = load_sweep(write_sweep(text)), tmp_path / "out"
-    out.mkdir()
-    write_info(out, sweep, str(out / JOURNAL))
-    Worker(sweep, str(out / JOURNAL), out).run()
-    (out / "leaderboard.csv").unlink(missing_ok=True)
-    done = run_cli("--report", out)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == "sweep sweep: 2 complete"
-    assert lines[1].split() == [
-        "rank", "trial", "state", "val_acc", "optim.lr", "epochs", "train_acc", "train_loss",
-        "val_loss", "run",
-    ]  # fmt: skip
-    trials = _study(out).trials  # best: highest accuracy, then lowest loss
-    best = min(trials, key=lambda t: (-t.value, t.user_attrs["final"]["val"]["loss"]))
-    assert lines[2].split()[:4] == ["1", str(best.number), "complete", f"{best.value:.4g}"]
-    assert (out / "leaderboard.csv").is_file()
-    missing = run_cli("--report", tmp_path / "nowhere")
-    assert missing.returncode == 2
-    assert missing.stderr.startswith(f"error: {tmp_path / 'nowhere'}: not a sweep folder")
+def test_a_trial_folder_another_process_still_trains_is_left_alone(tmp_path: Path) -> None:
+    # the retry of a trial whose worker only looked dead: its folder is locked, so the retry
+    # starts afresh beside it instead of writing into a run that is still being written
+    config = load_config(ROOT / "configs" / "linear_softmax.yaml", ["train.epochs=1"])
+    first = _session(config, tmp_path / "trial-0003")
+    first.open()  # the folder, its step-0 checkpoint, and the lock of a live trainer
+    retry = _session(config, tmp_path / "trial-0003")
+    assert not retry.resuming
+    assert retry.open().folder == tmp_path / "trial-0003-2"
+    first.fit()  # releases the first lock: now a retry resumes the folder itself
+    again = _session(config, tmp_path / "trial-0003")
+    assert again.resuming and again.open().folder == tmp_path / "trial-0003"
+    assert Run(tmp_path / "trial-0003").checkpoint("last").is_file()

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gategraph.experiments.config import ConfigError, load_config
-from gategraph.sweeps.sweep import Dimension, load_sweep
+from gategraph.sweeps.spec import Dimension, load_sweep
 
 ROOT = Path(__file__).parents[2]
 LR = "  optim.lr: {log_uniform: [1e-3, 1.0]}\n"
@@ -191,21 +191,3 @@ def test_an_error_in_the_base_config_names_the_base_file(write_sweep: Callable) 
     (path.parent / "base.yaml").write_text("seed: 0\ndata: {name: spiral}\noptim: {lr: 1}\n")
     with pytest.raises(ConfigError, match=r"base\.yaml:\d+: "):
         load_sweep(path)
-
-
-def test_a_trial_folder_another_process_still_trains_is_left_alone(tmp_path: Path) -> None:
-    # the retry of a trial whose worker only looked dead: its folder is locked, so the retry
-    # starts afresh beside it instead of writing into a run that is still being written
-    from gategraph.saving.run import Run
-    from gategraph.sweeps.sweep import _session
-
-    config = load_config(ROOT / "configs" / "linear_softmax.yaml", ["train.epochs=1"])
-    first = _session(config, tmp_path / "trial-0003")
-    first.open()  # the folder, its step-0 checkpoint, and the lock of a live trainer
-    retry = _session(config, tmp_path / "trial-0003")
-    assert not retry.resuming
-    assert retry.open().folder == tmp_path / "trial-0003-2"
-    first.fit()  # releases the first lock: now a retry resumes the folder itself
-    again = _session(config, tmp_path / "trial-0003")
-    assert again.resuming and again.open().folder == tmp_path / "trial-0003"
-    assert Run(tmp_path / "trial-0003").checkpoint("last").is_file()
