@@ -185,6 +185,22 @@ TRAIN_CASES = [
         ["give --config FILE to start a run, or --resume RUN_DIR"],
     ),
     (
+        "imports: a missing file",
+        {"c.yaml": "imports: [mine/nope.py]\n" + MLP},
+        ["--config", "c.yaml"],
+        ["c.yaml:1: imports[0]: no such file: ", "/mine/nope.py (a file in imports is relative"],
+    ),
+    (
+        "imports: an error in the user's file",
+        {"c.yaml": "imports: [mine/bad.py]\n" + MLP, "mine/bad.py": "import numpy\nx = np.e\n"},
+        ["--config", "c.yaml"],
+        [
+            "c.yaml:1: imports[0]: cannot import ",
+            "bad.py: NameError: name 'np' is not defined (",
+            "/mine/bad.py:2)",
+        ],
+    ),
+    (
         "resume a folder that is not a run",
         {"empty/readme.txt": "hello"},
         ["--resume", "empty"],

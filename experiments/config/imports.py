@@ -22,6 +22,7 @@ from gategraph.experiments.config.checks import NAME, list_of
 from gategraph.experiments.config.errors import ConfigError
 
 IMPORTS = list_of(NAME, "a list of Python files (like mine/swish.py) or module names")
+_NOT_THEIRS = ("gategraph", "importlib", "_frozen_importlib")  # frames of the machinery
 _MODULE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 
@@ -33,6 +34,9 @@ def import_all(entries: Any, folder: Path) -> list[str]:
         key = ("imports", i)
         if is_file(entry):
             path = (folder / entry).resolve()
+            if not path.is_file():
+                reason = f"no such file: {path} (a file in imports is relative to the config)"
+                raise ConfigError(reason, key)
             _run(lambda path=path: _import_file(path), str(path), key)
             resolved.append(str(path))
         elif _MODULE.fullmatch(entry):
@@ -61,8 +65,6 @@ def _run(load: Any, shown: str, key: tuple) -> None:
 
 def _import_file(path: Path) -> None:
     """Import the file at `path` as the module named by its stem, once per process."""
-    if not path.is_file():
-        raise ConfigError(f"no such file: {path} (a file in imports is relative to the config)")
     name = path.stem
     loaded = sys.modules.get(name)
     if loaded is not None:
@@ -79,18 +81,25 @@ def _import_file(path: Path) -> None:
         sys.path.append(str(path.parent))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ beside it
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[name]  # a later attempt runs the fixed file again
         raise
+    finally:
+        sys.dont_write_bytecode = writes
 
 
 def _said(err: Exception) -> str:
-    """`NameError: name 'np' is not defined (swish.py:7)`: the error and its line in the
-    user's code (the last frame outside the import machinery)."""
+    """`NameError: name 'np' is not defined (/home/me/mine/swish.py:7)`: the error and its
+    line in the user's code (the last frame outside gategraph and the import machinery)."""
     text = f"{type(err).__name__}: {' '.join(str(err).split())}"
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if "<frozen" not in f.filename]
-    if frames and not isinstance(err, SyntaxError) and frames[-1].filename != __file__:
-        text += f" ({frames[-1].filename}:{frames[-1].lineno})"
+    theirs = [
+        (frame.f_code.co_filename, line)
+        for frame, line in traceback.walk_tb(err.__traceback__)
+        if not frame.f_globals.get("__name__", "").startswith(_NOT_THEIRS)
+    ]
+    if theirs and not isinstance(err, SyntaxError):  # a SyntaxError names its line itself
+        text += f" ({theirs[-1][0]}:{theirs[-1][1]})"
     return text
