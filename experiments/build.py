@@ -186,7 +186,7 @@ def build_model(
         for i, spec in enumerate(model_config["layers"]):
             layer, shape = _layer(spec, [shape], ("model", "layers", i), rng, dtype)
             layers.append(layer)
-        model: Model = Sequential(layers, input_grad=False)
+        model: Model = Sequential(layers, input_shape=tuple(input_shape))
         out_key: Key = ("model", "layers", len(layers) - 1)
     else:
         model, shape, out_key = _graph(model_config, tuple(input_shape), rng, dtype)
@@ -210,7 +210,7 @@ def _graph(
         graph.add(layer, *node["inputs"], name=name)
     output = model_config["output"]
     graph.output(output)
-    return Model(graph), shapes[output], ("model", "graph", index[output])
+    return Model(graph, input_shape=input_shape), shapes[output], ("model", "graph", index[output])
 
 
 def _layer(

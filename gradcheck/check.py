@@ -10,7 +10,8 @@ The `check_*` functions raise AssertionError carrying the report when the check 
 return the `GradcheckResult` otherwise. The object passed is never modified: the check runs on
 a deep copy whose params are cast to float64 (a note says so), every layer with a `freeze()`
 method frozen (after its `unfreeze()`, if any: Dropout draws one float64 mask and keeps it),
-the copy of a lone layer with `needs_input_grad` on. Layers keep their train / eval mode.
+the copy of a lone layer with `needs_input_grad` on and a model's copy with its input `x`
+asking for a gradient (a model trains without dx). Layers keep their train / eval mode.
 
 Objective: f = Σ forward(inputs) * dout with a standard-normal dout drawn once from `rng`; a
 loss (forward returns a float) gives f = L, dout = 1.0. An input whose entry in backward's
@@ -145,7 +146,7 @@ def _target(obj: Any, inputs: Any) -> Target:
         return GraphTarget(obj, inputs, type(obj).__name__)
     if is_graph(getattr(obj, "graph", None)):
         feed = inputs if isinstance(inputs, Mapping) else {"x": inputs}
-        return GraphTarget(obj.graph, feed, type(obj).__name__)
+        return GraphTarget(obj.graph, feed, type(obj).__name__, wanted=("x",))  # dx as well
     if isinstance(obj, Layer):
         return LayerTarget(obj, tuple(inputs) if isinstance(inputs, tuple | list) else (inputs,))
     raise TypeError(

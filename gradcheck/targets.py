@@ -64,12 +64,15 @@ class LayerTarget:
 
 
 class GraphTarget:
-    """A deep copy of a ComputationalGraph in float64 fed copies of `inputs`. Only the gates
-    that lead to the output are checked (their params and the inputs backward returns)."""
+    """A deep copy of a ComputationalGraph in float64 fed copies of `inputs`, with the
+    gradients of the inputs in `wanted` asked for. Only the gates that lead to the output are
+    checked (their params and the inputs backward returns)."""
 
     strict = False  # an input with no gradient was declared grad=False: skipped with a note
 
-    def __init__(self, graph: Any, inputs: Mapping[str, Any], name: str) -> None:
+    def __init__(
+        self, graph: Any, inputs: Mapping[str, Any], name: str, wanted: tuple[str, ...] = ()
+    ) -> None:
         if not isinstance(inputs, Mapping):
             raise TypeError(
                 f"gradcheck of {name} needs inputs as a dict {{input name: array}}, "
@@ -78,6 +81,8 @@ class GraphTarget:
         self.name = name
         self.notes: list[str] = []
         self.graph = copy.deepcopy(graph)
+        for input_name in wanted:
+            self.graph.set_input_grad(input_name, True)
         _prepare(list(self.graph.layers().items()), self.notes)
         self.input_labels = [f"input {k}" for k in inputs]
         self.inputs = [_float64(x, f"input {k}", self.notes) for k, x in inputs.items()]

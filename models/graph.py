@@ -43,8 +43,9 @@ class ComputationalGraph:
 
     The order is resolved once (an iterative Kahn sort) into a plan reused every step; nodes
     that do not lead to the output are not run. With `reuse_buffers` (the default) each gate
-    writes its outputs into buffers it reuses per shape, so a returned value is valid until the
-    next `forward`: copy it to keep it. Scalar (0-d) values and gradients come back as floats.
+    writes its outputs into buffers it reuses per shape; what `forward`, `predict` and
+    `backward` return is a copy, never overwritten by a later call (`value` and `grad` show
+    the live node values). Scalar (0-d) values and gradients come back as floats.
     """
 
     def __init__(self, *, reuse_buffers: bool = True) -> None:
@@ -68,6 +69,15 @@ class ComputationalGraph:
         self._nodes[name] = _Node(name, None, grad=grad)
         self._plan = None
         return name
+
+    def set_input_grad(self, name: str, grad: bool) -> None:
+        """Whether backward returns the gradient of input `name` (as `input(name, grad=...)`)."""
+        node = self._nodes.get(name)
+        if node is None or node.layer is not None:
+            inputs = [n.name for n in self._nodes.values() if n.layer is None]
+            raise ValueError(f"{name!r} is not an input of the graph; inputs: {inputs}")
+        node.grad = grad
+        self._plan = None
 
     def add(self, layer: Layer, *inputs: str, name: str | None = None) -> str:
         """Add `layer` fed by `inputs` (node names, possibly declared later); returns its name."""
@@ -184,15 +194,14 @@ class ComputationalGraph:
             self._caching = caching
 
     def predict(self, **inputs: Any) -> Any:
-        """Output in eval mode without caches, as a fresh copy; the modes are restored after."""
+        """Output in eval mode without caches; the modes are restored after."""
         training = self.training
         self.eval()
         try:
             with self.no_grad():
-                out = self.forward(**inputs)
+                return self.forward(**inputs)
         finally:
             self.train(training)
-        return out.copy() if isinstance(out, np.ndarray) else out
 
     # ---- running --------------------------------------------------------------------------
 
@@ -210,7 +219,7 @@ class ComputationalGraph:
                 layer.clear_cache()
         self._backward_ready = self._caching
         plan.grads[:] = [None] * len(plan.grads)  # gradients of an earlier pass are stale now
-        return _scalar(values[plan.output])
+        return _yours(values[plan.output])
 
     def backward(self, dout: Any = None) -> dict[str, Any]:
         plan = self._plan
@@ -227,7 +236,7 @@ class ComputationalGraph:
             else:
                 for slot, g in zip(ins, result, strict=True):
                     self._arrive(plan, slot, g)
-        return {name: _scalar(grads[slot]) for name, slot in plan.grad_inputs}
+        return {name: _yours(grads[slot]) for name, slot in plan.grad_inputs}
 
     def _seed(self, plan: _Plan, dout: Any) -> Any:
         out = plan.values[plan.output]
@@ -357,6 +366,13 @@ class ComputationalGraph:
             else:
                 wants[name] = bool(node.layer.params) or any(wants[i] for i in node.inputs)
         return wants
+
+
+def _yours(value: Any) -> Any:
+    """What a caller keeps: a copy of an array (the gates reuse theirs), a float for a 0-d."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return value.copy()
+    return _scalar(value)
 
 
 def _scalar(value: Any) -> Any:

@@ -13,15 +13,18 @@ class Model:
     """scores = graph(x) for a ComputationalGraph whose one data input is named `x`.
 
     `backward(dout)` returns dx, or None when the input was declared with `grad=False`
-    (training: the data needs no gradient, which saves the first layer's dx GEMM).
+    (training: the data needs no gradient, which saves the first layer's dx GEMM). What
+    `forward`, `predict` and `backward` return is the caller's: no later call overwrites it.
     """
 
-    def __init__(self, graph: ComputationalGraph) -> None:
+    def __init__(
+        self, graph: ComputationalGraph, *, input_shape: tuple[int, ...] | None = None
+    ) -> None:
         inputs = [name for name, (layer, _) in graph.nodes().items() if layer is None]
         if inputs != ["x"]:
             raise ValueError(f"Model needs a graph with exactly one input named 'x', got {inputs}")
         self.graph = graph
-        self._input_shape: tuple[int, ...] | None = None
+        self._input_shape = None if input_shape is None else tuple(input_shape)  # for summary
 
     @property
     def layers(self) -> dict[str, Layer]:
@@ -79,16 +82,27 @@ class Model:
 
 
 class Sequential(Model):
-    """out = layers[-1](... layers[0](x)): a chain on the same engine, input named `x`."""
+    """out = layers[-1](... layers[0](x)): a chain on the same engine, input named `x`.
 
-    def __init__(self, layers: Iterable[Layer], *, input_grad: bool = True) -> None:
+    The data needs no gradient unless asked, as in PyTorch: `backward` returns None and the
+    first layer skips its dx; `input_grad=True` asks for dx. `input_shape` (one sample's,
+    as a config's builder knows it) lets `summary()` run before any forward.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[Layer],
+        *,
+        input_grad: bool = False,
+        input_shape: tuple[int, ...] | None = None,
+    ) -> None:
         graph = ComputationalGraph()
         previous = graph.input("x", grad=input_grad)
         for layer in layers:
             previous = graph.add(layer, previous)
         if previous == "x":
             raise ValueError("Sequential needs at least one layer, got none")
-        super().__init__(graph)
+        super().__init__(graph, input_shape=input_shape)
 
 
 def _row(cells: tuple[str, str, str], widths: list[int]) -> str:

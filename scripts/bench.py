@@ -1,5 +1,8 @@
 """Benchmark gategraph's training step against a hand-written NumPy reference and the GEMM ceiling.
 
+gategraph runs twice: on the objects `build(config)` makes (`gategraph`) and in the training
+loop the README teaches, a Sequential built in Python (`gategraph-loop`).
+
 Run with the machine's BLAS defaults lifted, in that command only:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench.py [--json] [--quick]
 Frameworks alternate within each round; the table reports the median steps/s over rounds,
@@ -58,6 +61,36 @@ def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Calla
     return step, weights
 
 
+def handwritten_step(weights: list) -> Callable:
+    """The training loop as the README teaches it: a Sequential built in Python (the data
+    needs no gradient by default), softmax CE and SGD, from the same initial weights."""
+    from gategraph.layers.affine import Affine
+    from gategraph.layers.relu import ReLU
+    from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
+    from gategraph.models.sequential import Sequential
+    from gategraph.optim.sgd import SGD
+
+    rng = np.random.default_rng(0)
+    layers: list = []
+    for W, b in weights:
+        affine = Affine(*W.shape, rng=rng)
+        affine.params["W"].value[...], affine.params["b"].value[...] = W, b
+        layers += [affine, ReLU()]
+    model = Sequential(layers[:-1])
+    loss = SoftmaxCrossEntropy()
+    args = {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY}
+    optimizer = SGD(model.params().values(), **args)
+
+    def step(x: np.ndarray, y: np.ndarray) -> float:
+        value = loss.forward(model.forward(x), y)
+        dscores, _ = loss.backward()  # the labels get no gradient
+        model.backward(dscores)
+        optimizer.step()
+        return value
+
+    return step
+
+
 def bench_config(sizes: tuple[int, ...], seed: int) -> dict:
     """The workload as a training config (its data only sizes the model: steps use fixed
     random batches)."""
@@ -74,7 +107,7 @@ def bench_config(sizes: tuple[int, ...], seed: int) -> dict:
     }
 
 
-FRAMEWORKS = ("gategraph", "numpy-reference", "gemm-ceiling", "pytorch", "jax")
+FRAMEWORKS = ("gategraph", "gategraph-loop", "numpy-reference", "gemm-ceiling", "pytorch", "jax")
 
 
 def make_runner(framework: str, sizes: tuple[int, ...], batch: int, seed: int) -> Callable | None:
@@ -83,6 +116,8 @@ def make_runner(framework: str, sizes: tuple[int, ...], batch: int, seed: int) -
     step, weights = gategraph_step(sizes, batch, seed)
     if framework == "gategraph":
         return step
+    if framework == "gategraph-loop":
+        return handwritten_step(weights)
     if framework == "numpy-reference":
         args = {"lr": LR, "momentum": MOMENTUM, "weight_decay": WEIGHT_DECAY}
         return ReferenceMLP(weights, batch, **args).step
@@ -328,7 +363,11 @@ def memory(frameworks: list[str], seed: int) -> dict:
 
 def startup(repeats: int = 5) -> dict:
     commands = {
-        "import": [sys.executable, "-c", "import layers, losses, optim, models, data"],
+        "import": [
+            sys.executable,
+            "-c",
+            "import gategraph.layers, gategraph.losses, gategraph.optim, gategraph.models",
+        ],
         "train.py --help": [sys.executable, str(ROOT / "scripts" / "train.py"), "--help"],
     }
     out = {}

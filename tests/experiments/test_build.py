@@ -461,3 +461,12 @@ def test_sizes_no_array_can_have_are_config_errors(monkeypatch: pytest.MonkeyPat
     message = str(info.value)
     assert message.startswith("model.layers[0]: a size is too large (MemoryError: ")
     assert "(2, 288230376151711744)" in message
+
+
+def test_summary_of_a_built_model_needs_no_forward_first() -> None:
+    chain = build(mlp()).model.summary().splitlines()
+    assert chain[3].split() == ["affine0", "(Affine)", "(None,", "16)", "48"]  # 2 * 16 + 16
+    assert chain[-1] == "Total params: 99"  # 48 + 0 + 16 * 3 + 3
+    graph = build(residual()).model.summary().splitlines()
+    assert graph[-1].startswith("Total params: ")
+    assert "(None, " in graph[3]

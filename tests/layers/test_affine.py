@@ -96,8 +96,8 @@ def test_dimensions_must_be_integers(bad: object) -> None:
 
 
 def test_float32_steps_equal_np_matmul_bit_for_bit() -> None:
-    # Affine calls np.dot when the dtypes agree (less dispatch per call): the same BLAS routine
-    # as np.matmul, so the same bits, for the output, dW, db and dx.
+    # Affine calls np.dot (less dispatch per call than np.matmul): the same BLAS routine, so
+    # the same bits, for the output, dW and dx; db, a GEMV against ones, too.
     rng = np.random.default_rng(3)
     layer = Affine(64, 100, rng=rng)
     x = rng.standard_normal((32, 64)).astype(np.float32)

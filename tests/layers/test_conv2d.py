@@ -149,7 +149,8 @@ def test_no_input_gradient_when_not_needed_but_param_grads_still_written() -> No
 def test_reused_buffers_give_the_fresh_results_every_step() -> None:
     rng = np.random.default_rng(4)
     fresh = Conv2D(2, 3, 3, stride=2, pad=1, rng=rng, dtype=np.float64)
-    model = Sequential([Conv2D(2, 3, 3, stride=2, pad=1, rng=rng, dtype=np.float64)])
+    conv = Conv2D(2, 3, 3, stride=2, pad=1, rng=rng, dtype=np.float64)
+    model = Sequential([conv], input_grad=True)
     model.layers["conv2d0"].params["W"].value[...] = fresh.params["W"].value
     for batch in (2, 3, 2, 2):  # each batch shape has its own padded buffer
         x = rng.standard_normal((batch, 2, 5, 5))

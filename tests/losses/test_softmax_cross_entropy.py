@@ -51,45 +51,29 @@ def test_float32_stays_float32() -> None:
     assert loss.backward()[0].dtype == np.float32
 
 
-def _plain(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """The textbook formulation: row max by reduction, labels by fancy indexing."""
-    rows = np.arange(len(y))
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    sums = exp @ np.ones(scores.shape[1], scores.dtype)
-    probs = exp / sums[:, None]
-    losses = np.log(sums) - shifted[rows, y]
-    scale = 1.0 / len(y)
-    dscores = probs * scale
-    dscores[rows, y] -= scale
-    return float(losses @ np.ones(len(y), losses.dtype)) / len(y), dscores
+def _reference(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """In float64, straight from the definition (the scores here are small: no shift needed)."""
+    p = np.exp(scores.astype(np.float64))
+    p /= p.sum(axis=1, keepdims=True)
+    onehot = np.eye(scores.shape[1])[y]
+    return float(-np.mean(np.log(p[np.arange(len(y)), y]))), (p - onehot) / len(y)
 
 
 @pytest.mark.parametrize("classes", [1, 2, 3, 4, 5, 10])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_the_textbook_formulation_bit_for_bit(classes: int, dtype: type) -> None:
-    # Few classes take column maximums instead of a row reduction, and labels are picked and
-    # written through flat indices: the same arithmetic, so the same bits.
+def test_matches_the_definition_for_any_class_count_and_batch(classes: int, dtype: type) -> None:
     rng = np.random.default_rng(classes)
-    scores = (rng.standard_normal((64, classes)) * 5).astype(dtype)
-    scores[3] = scores[3, 0]  # a row of ties
-    y = rng.integers(0, classes, 64)
     loss = SoftmaxCrossEntropy()
-    for _ in range(2):  # the second pass runs on reused buffers
-        value, dscores = loss.forward(scores, y), loss.backward()[0]
-        expected_value, expected_dscores = _plain(scores, y)
-        assert value == expected_value
-        np.testing.assert_array_equal(dscores, expected_dscores)
+    for n in (64, 5, 1):
+        scores = (rng.standard_normal((n, classes)) * 3).astype(dtype)
+        scores[0] = scores[0, 0]  # a row of ties
+        y = rng.integers(0, classes, n)
+        value, dscores = loss.forward(scores, y), loss.backward(0.5)[0]
+        expected_value, expected_dscores = _reference(scores, y)
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        assert value == pytest.approx(expected_value, rel=rtol, abs=rtol)
+        np.testing.assert_allclose(dscores, 0.5 * expected_dscores, rtol=rtol, atol=rtol)
         assert dscores.dtype == dtype
-
-
-def test_a_new_batch_size_or_class_count_gets_fresh_label_indices() -> None:
-    loss = SoftmaxCrossEntropy()
-    rng = np.random.default_rng(0)
-    for n, c in [(5, 3), (5, 4), (7, 4), (1, 4), (5, 3)]:
-        scores, y = rng.standard_normal((n, c)), rng.integers(0, c, n)
-        assert loss.forward(scores, y) == _plain(scores, y)[0]
-        np.testing.assert_array_equal(loss.backward()[0], _plain(scores, y)[1])
 
 
 def test_nan_scores_give_a_nan_loss_with_few_or_many_classes() -> None:

@@ -6,6 +6,7 @@ import pytest
 from gategraph.layers.affine import Affine
 from gategraph.layers.dropout import Dropout
 from gategraph.layers.relu import ReLU
+from gategraph.layers.tanh import Tanh
 from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
 from gategraph.models.sequential import Sequential
 from gategraph.optim.sgd import SGD
@@ -134,6 +135,34 @@ def test_summary_counts_with_thousands_separators() -> None:
     lines = model.summary((784,)).splitlines()
     assert lines[3] == "affine0 (Affine)  (None, 1000)  785,000"
     assert lines[-1] == "Total params: 795,010"
+
+
+def test_the_data_needs_no_gradient_unless_asked() -> None:
+    rng = np.random.default_rng(0)
+    model = Sequential([Affine(2, 3, rng=rng, dtype=np.float64), ReLU()])
+    model.forward(X)
+    assert model.backward(np.ones((4, 3))) is None
+    assert model.layers["affine0"].needs_input_grad is False  # its dx GEMM is skipped
+    model = Sequential([Affine(2, 3, rng=rng, dtype=np.float64), ReLU()], input_grad=True)
+    model.forward(X)
+    assert model.backward(np.ones((4, 3))).shape == X.shape
+
+
+def test_what_forward_predict_and_backward_return_is_never_overwritten() -> None:
+    rng = np.random.default_rng(0)
+    layers = [Tanh(), Affine(2, 2, rng=rng, dtype=np.float64), Tanh()]  # Tanh reuses buffers
+    model = Sequential(layers, input_grad=True)
+    first = model.forward(X)
+    kept = first.copy()
+    dx = model.backward(np.ones((4, 2)))
+    kept_dx = dx.copy()
+    predicted = model.predict(X)
+    model.forward(2 * X)
+    model.backward(np.full((4, 2), 3.0))
+    model.predict(3 * X)
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(predicted, kept)
+    np.testing.assert_array_equal(dx, kept_dx)
 
 
 def test_summary_without_a_shape_raises() -> None:
