@@ -16,7 +16,7 @@ def test_bench_reports_every_framework_with_ratios_to_the_same_run_reference() -
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     tiny = report["workloads"]["tiny"]
-    assert {"gategraph", "numpy-reference", "gemm-ceiling"} <= set(tiny)
+    assert {"gategraph", "gategraph-loop", "numpy-reference", "gemm-ceiling"} <= set(tiny)
     assert tiny["numpy-reference"]["ratio_to_reference"] == 1.0
     assert tiny["gemm-ceiling"]["fraction_of_ceiling"] == 1.0
     for row in tiny.values():
@@ -43,3 +43,15 @@ def test_ratios_pair_each_round_with_the_same_rounds_reference() -> None:
     # per round 1.0, 2.0, 3.0: median 2.0 (a ratio of the medians would say 12 / 10 = 1.2)
     assert _paired([10.0, 12.0, 30.0], [10.0, 6.0, 10.0]) == 2.0
     assert _paired([5.0], [4.0]) == 1.25
+
+
+def test_the_hand_written_loop_trains_like_the_config_path() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench import WORKLOADS, _batches, gategraph_step, handwritten_step
+
+    sizes, batch = WORKLOADS["tiny"]
+    built, weights = gategraph_step(sizes, batch, seed=0)
+    loop = handwritten_step(weights)
+    batches = _batches(sizes, batch, seed=0)
+    for x, y in batches * 2:  # same weights, same updates: the same losses
+        assert abs(built(x, y) - loop(x, y)) < 1e-5
