@@ -9,6 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+# Class ids go up to 9999: ten times ImageNet's 1000. More is no classification a NumPy
+# toolkit trains (the output layer alone would hold hidden × 10,000 weights, the confusion
+# matrix 10^8 counts), and a label column with larger values is an id or a timestamp.
+MAX_CLASSES = 10_000
+
 
 class DataError(ValueError):
     """A data file that cannot be used. The one-line message starts with the file's path."""
@@ -163,13 +168,26 @@ def _checked(
     if (bad := ~np.isfinite(X)).any():
         i, j = np.argwhere(bad)[0]
         raise DataError(f"{p}: {x_at(i, j)}: features must be finite, got {X[i, j].item()}")
+    return X, class_ids(y, lambda i: f"{p}: {y_at(i)}")
+
+
+def class_ids(y: np.ndarray, at: Callable[[int], str]) -> np.ndarray:
+    """y as int64 class ids in [0, MAX_CLASSES), checked in its own dtype before the cast (a
+    float 1e20 or a uint64 2**63 would wrap to a negative int64). `at(i)` names sample i."""
     bad = y < 0
     if y.dtype.kind == "f":
         bad |= ~np.isfinite(y) | (y != np.round(y))
     if bad.any():
         i = np.flatnonzero(bad)[0]
-        raise DataError(f"{p}: {y_at(i)}: labels must be integers >= 0, got {y[i].item()}")
-    return X, y.astype(np.int64)
+        raise DataError(f"{at(i)}: labels must be integers >= 0, got {y[i].item()}")
+    if (too_big := y >= MAX_CLASSES).any():
+        i = np.flatnonzero(too_big)[0]
+        raise DataError(
+            f"{at(i)}: label {int(y[i])} is not a class id: a run has at most {MAX_CLASSES} "
+            f"classes (ids 0 to {MAX_CLASSES - 1}); labels like these look like an id or a "
+            "timestamp: pick the label column of a .csv with `label:` (data.label)"
+        )
+    return y.astype(np.int64)
 
 
 def _is_number(cell: str) -> bool:

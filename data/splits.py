@@ -94,9 +94,18 @@ class Standardizer:
             raise ValueError(f"Standardizer.fit needs X of shape (N, D) with N >= 1, got {X.shape}")
         if not np.all(np.isfinite(X)):
             raise ValueError("Standardizer.fit needs finite X, got NaN or Inf")
-        self.mean = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
-        self.std = np.where(np.ptp(X, axis=0) == 0, 1.0, std)  # exact: rounding makes std ~1e-17
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: refused below
+            mean = X.mean(axis=0, dtype=np.float64)
+            std = X.std(axis=0, dtype=np.float64)
+            constant = np.ptp(X, axis=0) == 0
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
+            j = int(np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(std))[0])
+            raise ValueError(
+                f"Standardizer.fit: feature {j} overflows float64 (values up to "
+                f"{np.abs(X[:, j]).max():.3g}): its mean or std is not finite; rescale the data"
+            )
+        self.mean = mean
+        self.std = np.where(constant, 1.0, std)  # exact: rounding makes std ~1e-17
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:

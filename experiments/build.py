@@ -12,7 +12,7 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from gategraph.core.registry import Registry
-from gategraph.data import Splits, Standardizer, load_dataset, split
+from gategraph.data import Splits, Standardizer, class_ids, load_dataset, split
 from gategraph.experiments.config import (
     INFERRED_OPTIONS,
     SPLIT_OPTIONS,
@@ -150,6 +150,7 @@ def prepare_inputs(
     shape). Raises ConfigError at data.shape when `shape` does not hold D values."""
     if standardizer is not None:
         X = standardizer.transform(X)
+    _check_range(X, np.dtype(dtype))
     X = np.ascontiguousarray(X, dtype=dtype)
     if shape is None:
         return X
@@ -162,10 +163,29 @@ def prepare_inputs(
     return X.reshape(len(X), *shape)
 
 
+def _check_range(X: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse finite samples that `dtype` cannot hold (1e300 in float32 would become inf)."""
+    if X.dtype.kind != "f" or dtype.kind != "f" or np.finfo(X.dtype).max <= np.finfo(dtype).max:
+        return
+    if (too_big := np.abs(X) > np.finfo(dtype).max).any():
+        i, j = np.argwhere(too_big)[0]
+        raise ConfigError(
+            f"feature {j} has values beyond {dtype.name} (largest {np.finfo(dtype).max:.3g}), "
+            f"e.g. {X[i, j]:.3g} in sample {i}: rescale the data or set dtype: float64",
+            ("data",),
+        )
+
+
 def _n_classes(splits: Splits) -> int | None:
+    """max(label) + 1 of integer labels, which every dataset (a registered one too) keeps
+    in [0, MAX_CLASSES): checked before the model allocates anything; None for other labels."""
     labels = [y for _, y in (splits.train, splits.val, splits.test) if len(y)]
     if not np.issubdtype(labels[0].dtype, np.integer):
         return None
+    try:
+        labels = [class_ids(y, lambda i: "the dataset's labels") for y in labels]
+    except ValueError as err:
+        raise ConfigError(str(err), ("data",)) from None
     return int(max(y.max() for y in labels)) + 1
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from gategraph.experiments.build import Experiment, build
 from gategraph.experiments.config import apply_overrides, dump_config, load_config
 from gategraph.experiments.results import summarize
-from gategraph.experiments.resume import check_resume_config, data_fingerprint
+from gategraph.experiments.resume import check_resume_config, check_state, data_fingerprint
+from gategraph.saving.checkpoint import CheckpointError
 from gategraph.saving.run import Run, relative
 from gategraph.training.trainer import COLUMNS, EarlyStopping, State, Trainer
 
@@ -81,7 +82,12 @@ class Session:
                 f"cannot resume {folder}: the training data differs from the checkpoint's "
                 "(the data file or data options changed)"
             )
-        session.trainer.load_state_dict(checkpoint.state, source=str(checkpoint.path))
+        source = str(checkpoint.path)
+        check_state(checkpoint.state, len(session.experiment.splits.train[1]), source=source)
+        try:
+            session.trainer.load_state_dict(checkpoint.state, source=source)
+        except (AttributeError, IndexError, OverflowError) as err:  # an edited state
+            raise CheckpointError(f"{source}: cannot restore the trainer: {err}") from None
         session._resumed = run.lock()  # refused while another process trains here
         return session
 
@@ -102,6 +108,25 @@ class Session:
     @property
     def resuming(self) -> bool:
         return self._resumed is not None
+
+    def nothing_to_train(self) -> str | None:
+        """Why a resumed run trains nothing more (it stopped early, or did its epochs), in
+        one line; None when it has training left (or is not resumed)."""
+        p, train = self.trainer.progress, self.config["train"]
+        if not self.resuming:
+            return None
+        if p.stopped:
+            return (
+                f"{relative(self.base)} stopped early after epoch {p.epoch} (no improvement "
+                f"in {p.bad_epochs} epochs); a stopped run stays stopped, even with a larger "
+                "train.early_stopping.patience"
+            )
+        if p.epoch >= train["epochs"]:
+            return (
+                f"{relative(self.base)} has trained {p.epoch} epochs, train.epochs is "
+                f"{train['epochs']}; give a larger train.epochs to train more"
+            )
+        return None
 
     @property
     def run(self) -> Run:
@@ -127,9 +152,12 @@ class Session:
             self._run.write_config(dump_config(self.config))
             self._run.write_metrics(self.trainer.progress.history, METRIC_COLUMNS)
         else:
-            self._run = Run.create(self.base)  # locked
-            self._run.write_config(dump_config(self.config))
-            self.save({"last": self.trainer.state_dict()})
+
+            def fill(run: Run) -> None:
+                run.write_config(dump_config(self.config))
+                self._save(run, {"last": self.trainer.state_dict()})
+
+            self._run = Run.create(self.base, fill)  # locked; appears only once resumable
         return self._run
 
     def fit(self, after_epoch: AfterEpoch | None = None) -> None:
@@ -168,10 +196,13 @@ class Session:
     def save(self, states: Mapping[str, State]) -> None:
         """Write checkpoints {kind: state} with what resuming and evaluating need besides the
         trainer's state: the training data's fingerprint and the standardizer's statistics."""
+        self._save(self.run, states)
+
+    def _save(self, run: Run, states: Mapping[str, State]) -> None:
         extra: dict[str, Any] = {"data_sha256": self.fingerprint, "standardizer": None}
         if (standardizer := self.experiment.standardizer) is not None:
             extra["standardizer"] = {"mean": standardizer.mean, "std": standardizer.std}
-        self.run.save(states, config=self.config, extra=extra)
+        run.save(states, config=self.config, extra=extra)
 
     def summarize(self) -> dict[str, Any]:
         """summary.json, written and returned: the final model's metrics on every split, the

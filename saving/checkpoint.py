@@ -28,6 +28,8 @@ FORMAT_VERSION = 1
 META_KEY = "__meta__"
 TEMP_SUFFIX = ".tmp"
 _NUMERIC_KINDS = "biuf"  # bool, signed int, unsigned int, float
+MAX_DEPTH = 64  # nesting of the metadata: a config and a state nest under 10 levels
+_TOO_DEEP = f"corrupted metadata (nested deeper than {MAX_DEPTH} levels)"
 
 
 class CheckpointError(ValueError):
@@ -77,7 +79,7 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None], *, fsync: bool 
             temp.unlink()
         raise
     if fsync:
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
 
 
 def temp_path(path: Path) -> Path:
@@ -95,7 +97,7 @@ def clean_temp_files(folder: Path) -> list[Path]:
     return removed
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -123,7 +125,7 @@ def save_checkpoint(
     for copy in copies:
         _link_atomic(Path(path), Path(copy))
     if copies:
-        _fsync_folder(Path(path).parent)
+        fsync_folder(Path(path).parent)
 
 
 def _link_atomic(source: Path, target: Path) -> None:
@@ -196,9 +198,29 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(path, state, meta["config"], meta["format"], meta["library"])
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is no file to read (a FIFO would block the reader), or None when it is a
+    regular file or a symbolic link to one: "no such file", "a FIFO (named pipe) ...", ..."""
+    path = Path(path)
+    if path.is_file():
+        return None
+    if path.is_symlink():
+        where = "is missing" if not path.exists() else f"is {not_a_file(path.resolve())}"
+        return f"a symbolic link to {os.readlink(path)}, which {where}"
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a folder, not a file"
+    if path.is_fifo():
+        return "a FIFO (named pipe), not a regular file"
+    return "not a regular file (a socket or a device)"
+
+
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    if (why := not_a_file(path)) is not None:
+        raise CheckpointError(
+            f"{path}: {why}" if why != "no such file" else f"{path}: no such checkpoint file"
+        )
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -232,10 +254,16 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a gategraph checkpoint (no {META_KEY} metadata)")
     try:
         meta = json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except RecursionError:
+        raise CheckpointError(f"{path}: {_TOO_DEEP}") from None
+    except (UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{path}: corrupted metadata (not valid JSON)") from None
     if not isinstance(meta, dict) or not {"format", "checksum", "state", "config"} <= meta.keys():
         raise CheckpointError(f"{path}: corrupted metadata (missing fields)")
+    if _deeper_than(meta, MAX_DEPTH):
+        raise CheckpointError(f"{path}: {_TOO_DEEP}")
+    if not (isinstance(meta["state"], dict) and isinstance(meta["config"], dict)):
+        raise CheckpointError(f"{path}: corrupted metadata (state and config must be mappings)")
     if meta["format"] != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format {meta['format']!r} written by {meta.get('library')}; "
@@ -243,6 +271,21 @@ def _read_meta(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         )
     meta.setdefault("library", "unknown")
     return meta
+
+
+def _deeper_than(tree: Any, limit: int) -> bool:
+    """Whether nested dicts and lists in `tree` go deeper than `limit` (without recursion:
+    the code that walks the metadata later recurses)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _decode(tree: Any, arrays: Mapping[str, np.ndarray]) -> Any:

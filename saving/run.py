@@ -10,10 +10,15 @@ checkpoints with the first's or deleting its temporary files.
 """
 
 import csv
+import errno
 import fcntl
 import io
 import json
-from collections.abc import Mapping, Sequence
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,12 +27,16 @@ from gategraph.saving.checkpoint import (
     CheckpointError,
     atomic_write,
     clean_temp_files,
+    fsync_folder,
     load_checkpoint,
+    not_a_file,
     save_checkpoint,
 )
 
 CHECKPOINT_KINDS = ("best", "last")
 LOCK_FILE = ".lock"
+PARTIAL_SUFFIX = ".partial"  # a run folder being created: `.NAME.HOST.PID.RANDOM.partial`
+_HOST = socket.gethostname().replace(".", "_")[:32]
 
 
 class RunInUseError(ValueError):
@@ -65,21 +74,35 @@ class Run:
             self._lock = None
 
     @classmethod
-    def create(cls, base: Path) -> "Run":
-        """A new run folder at `base`, or `base-2`, `base-3`, ..., locked: an earlier run is
-        never overwritten (an existing empty folder counts as free)."""
+    def create(cls, base: Path, fill: Callable[["Run"], None]) -> "Run":
+        """A new run folder at `base`, or `base-2`, `base-3`, ..., locked, holding what
+        `fill(run)` wrote into it (the config and a first checkpoint, so it can be resumed).
+
+        The folder is filled under a temporary name beside it (`.NAME.HOST.PID.RANDOM.partial`) and
+        then renamed in one atomic step: it appears complete or not at all, and of processes
+        claiming one name at the same instant exactly one gets it. An earlier run is never
+        overwritten (an existing empty folder counts as free). A failure (a full disk, an
+        exception in `fill`) removes the temporary folder; one that a killed process left
+        behind is removed by the next `create` beside it."""
         base = Path(base)
+        if base.name in ("", ".", ".."):
+            raise ValueError(f"{base}: a run folder needs a name of its own, like runs/mlp")
         base.parent.mkdir(parents=True, exist_ok=True)
-        for i in range(1, 10_000):
-            folder = base if i == 1 else base.with_name(f"{base.name}-{i}")
-            try:
-                folder.mkdir()
-            except FileExistsError:
-                if not folder.is_dir() or any(folder.iterdir()):
-                    continue
-            (folder / "checkpoints").mkdir()
-            return cls(folder).lock()
-        raise ValueError(f"{base}: no free run folder name up to {base.name}-9999")
+        _remove_partial_folders(base)
+        draft = f"{_partial_prefix(base)}{os.getpid()}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        run = cls(base.with_name(draft))
+        try:
+            run.folder.mkdir()
+            (run.folder / "checkpoints").mkdir()
+            run.lock()
+            fill(run)
+            run.folder = _claim(run.folder, base)
+        except BaseException:
+            run.unlock()
+            shutil.rmtree(run.folder, ignore_errors=True)
+            raise
+        fsync_folder(base.parent)
+        return run
 
     @classmethod
     def open(cls, folder: Path) -> "Run":
@@ -87,8 +110,11 @@ class Run:
         run = cls(folder)
         if not run.folder.is_dir():
             raise ValueError(f"{folder}: no such run folder")
-        if not run.checkpoint("last").is_file():
+        why = not_a_file(run.checkpoint("last"))
+        if why == "no such file":
             raise ValueError(f"{folder}: not a run folder (no checkpoints/last.npz)")
+        if why is not None:
+            raise ValueError(f"{run.checkpoint('last')}: {why}; a checkpoint is a regular file")
         return run
 
     @property
@@ -102,7 +128,7 @@ class Run:
 
     def load(self, kind: str) -> Checkpoint:
         path = self.checkpoint(kind)
-        if not path.is_file():
+        if not_a_file(path) == "no such file":
             raise CheckpointError(f"{path}: no such checkpoint in run {self.folder}")
         return load_checkpoint(path)
 
@@ -146,6 +172,50 @@ class Run:
             copies = [self.checkpoint(k) for k, s in states.items() if s is state and k != kind]
             save_checkpoint(self.checkpoint(kind), {**state, **extra}, config=config, copies=copies)
             done.append(state)
+
+
+def _claim(draft: Path, base: Path) -> Path:
+    """Rename the folder `draft` to `base`, or `base-2`, ...: the first name that is free or
+    an empty folder (rename refuses a non-empty folder and a file, atomically)."""
+    for i in range(1, 10_000):
+        folder = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        try:
+            os.rename(draft, folder)
+        except OSError as err:
+            if err.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                continue
+            raise
+        return folder
+    raise ValueError(f"{base}: no free run folder name up to {base.name}-9999")
+
+
+def _remove_partial_folders(base: Path) -> None:
+    """Remove the temporary folders of `base` that processes of this machine left when they
+    were killed (their process is gone); a live process's one is left alone."""
+    prefix = _partial_prefix(base)
+    for folder in base.parent.iterdir():
+        name = folder.name
+        if not (name.startswith(prefix) and name.endswith(PARTIAL_SUFFIX)):
+            continue
+        pid = name[len(prefix) :].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _partial_prefix(base: Path) -> str:
+    """`.NAME.HOST.` of `base`'s temporary folders, NAME cut to 100 characters so that the
+    whole name stays within the 255 a file system allows wherever `base`'s own name fits."""
+    return f".{base.name[:100]}.{_HOST}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _write_text(path: Path, text: str, *, fsync: bool) -> None:

@@ -64,13 +64,26 @@ def _evaluate(args: argparse.Namespace) -> str:
     from gategraph.data import load_file
     from gategraph.experiments.build import load_experiment
     from gategraph.experiments.results import inputs_for, pick_split
+    from gategraph.experiments.resume import check_same_split, check_state, data_fingerprint
     from gategraph.saving.run import Run
     from gategraph.training.trainer import load_weights
 
     run = Run.open(args.run)
     checkpoint = run.load(args.checkpoint)
-    experiment = load_experiment(run.config_path)[1]
+    config, experiment = load_experiment(run.config_path)
+    warning = check_same_split(checkpoint.config, config, run=args.run, split=args.data is None)
+    if args.data is None and checkpoint.state.get("data_sha256") != data_fingerprint(
+        *experiment.splits.train
+    ):
+        raise ValueError(
+            f"cannot evaluate {args.run}: the training data differs from the checkpoint's (the "
+            "data file changed), so the splits are not the run's"
+        )
+    n_train = len(experiment.splits.train[1])
+    check_state(checkpoint.state, n_train, source=str(checkpoint.path))
     load_weights(experiment.model, checkpoint.state, source=str(checkpoint.path))
+    if warning is not None:  # the weights fit: the difference leaves them usable
+        print(f"warning: {warning}; evaluating the checkpoint's weights", file=sys.stderr)
     if args.data is not None:
         X, y = inputs_for(experiment, checkpoint, *load_file(args.data, args.label), args.data)
         what = str(args.data)
@@ -108,4 +121,7 @@ def _table(counts: "np.ndarray") -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # evaluating writes nothing: one line, as for any stop
+        sys.exit(fail("interrupted (SIGINT); nothing was written", 130))

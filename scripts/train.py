@@ -7,7 +7,9 @@ Exit codes: 0 done, 1 the run folder could not be written (disk full, say) or a 
 check failed (nothing written), 2 a mistake in the command, config, data or checkpoint (one
 line on stderr, nothing written), 3 a NaN or Inf stopped training (the last good checkpoint is
 kept), 128 + signal number after SIGINT or SIGTERM (a checkpoint was saved; resume with
---resume). The work is models.session.Session's; this script parses, prints and exits.
+--resume; 130 and nothing written for Ctrl-C before training starts). A resume with nothing
+left to train says so and exits 0, leaving the run folder as it was. The work is
+experiments.session.Session's; this script parses, prints and exits.
 """
 
 import argparse
@@ -63,6 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--sanity checks a fresh model before training; it cannot resume a run")
     if args.resume is not None and args.out is not None:
         parser.error("--out starts a new run folder; it cannot be combined with --resume")
+    if args.out is not None and args.out.name in ("", ".", ".."):
+        parser.error(f"--out {args.out}: a run folder needs a name of its own, like runs/mlp")
     return args
 
 
@@ -76,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         session = _session(args)
     except (ImportError, ValueError, TypeError, OSError) as err:  # ConfigError, DataError, ...
         return fail(err, EXIT_USAGE)
+    if (reason := session.nothing_to_train()) is not None:
+        print(f"nothing to train: {reason}; the run folder is left as it was")
+        return 0
     if args.sanity:
         from gategraph.experiments.sanity import run_sanity
 
@@ -107,8 +114,12 @@ def _train(session: "Session", *, plot: bool = False) -> int:
     signals = _catch_signals(session)  # from here on, a signal ends the run with a checkpoint
     try:
         folder = relative(session.open().folder)
-    except OSError as err:  # a read-only or full disk: nothing to keep yet
+    except OSError as err:  # a read-only or full disk: a new folder is not created at all
+        if session.resuming:
+            return fail(f"cannot write to the run folder {relative(session.base)}: {err}", 1)
         return fail(f"cannot create the run folder: {err}", 1)
+    except ValueError as err:  # no free name left
+        return fail(err, EXIT_USAGE)
     try:
         session.fit(_warn)
     except NonFiniteError as err:
@@ -160,4 +171,7 @@ def _interrupted(session: "Session", folder: str, signum: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before _train installs its handlers: nothing written yet
+        sys.exit(fail("interrupted (SIGINT) before training started; nothing was written", 130))

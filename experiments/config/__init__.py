@@ -18,11 +18,12 @@ from gategraph.experiments.config.load import (
 from gategraph.experiments.config.model import graph_order
 from gategraph.experiments.config.overrides import Origin
 from gategraph.experiments.config.sections import MAX_DATA, SPLIT_OPTIONS
-from gategraph.experiments.config.yamlio import parse_yaml
+from gategraph.experiments.config.yamlio import MAX_DEPTH, parse_yaml
 
 __all__ = [
     "INFERRED_OPTIONS",
     "MAX_DATA",
+    "MAX_DEPTH",
     "SPLIT_OPTIONS",
     "ConfigError",
     "Key",

@@ -15,6 +15,10 @@ def read_config(path: str | Path, overrides: Sequence[str] = ()) -> tuple[dict[s
     """`load_config`'s config and where each entry came from, to locate a later error (a
     constructor's objection at build time) at its line or override: `origin.locate(err)`."""
     where = str(path)
+    if Path(path).exists() and not (Path(path).is_file() or Path(path).is_dir()):  # would block
+        raise ConfigError(
+            "cannot read the config: not a regular file (a FIFO, a socket or a device)", where=where
+        )
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

@@ -9,7 +9,8 @@ import yaml
 
 from gategraph.experiments.config.errors import ConfigError, Key
 
-_MAX_ENTRIES = 100_000  # a bound on key paths: aliases must not expand without end
+_MAX_ENTRIES = 100_000  # a bound on entries, and on key paths: aliases must not expand without end
+MAX_DEPTH = 50  # a bound on nesting: a config nests about 5 levels; Python's stack is finite
 _FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
@@ -56,10 +57,15 @@ def parse_yaml(text: str, where: str, *, marks: bool = True) -> tuple[Any, dict[
         if node is None:
             return None, lines
         lines[()] = node.start_mark.line + 1
+        _check_size(node, where)
         _walk(node, (), lines, where, frozenset())
         return loader.construct_document(node), lines
     except ConfigError:
         raise
+    except RecursionError:  # the YAML parser recurses per level: nested far too deep
+        raise ConfigError(
+            f"the YAML is nested deeper than {MAX_DEPTH} levels", where=where
+        ) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         at = f"{where}:{mark.line + 1}:{mark.column + 1}" if marks and mark else where
@@ -78,6 +84,33 @@ def _line_column(text: str, position: int) -> str:
     breaks = list(_LINE_BREAK.finditer(text, 0, position))
     start = breaks[-1].end() if breaks else 0
     return f"{len(breaks) + 1}:{position - start + 1}"
+
+
+def _check_size(root: yaml.Node, where: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH and more than _MAX_ENTRIES distinct nodes, without
+    recursion and counting each node once (an alias is checked by `_walk`)."""
+    seen, stack = {id(root)}, [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            mark = node.start_mark
+            raise ConfigError(
+                f"the YAML is nested deeper than {MAX_DEPTH} levels",
+                where=f"{where}:{mark.line + 1}",
+            )
+        if len(seen) > _MAX_ENTRIES:
+            raise ConfigError(
+                f"more than {_MAX_ENTRIES} entries: a config holds settings, not data (put "
+                "data in a .csv or .npz file)",
+                where=where,
+            )
+        children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        for child in children:
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append((child, depth + 1))
 
 
 def _walk(node: yaml.Node, key: Key, lines: dict[Key, int], where: str, above: frozenset) -> None:

@@ -46,3 +46,16 @@ def test_bad_labels_are_named(y: list, message: str) -> None:
 def test_scores_must_be_a_matrix() -> None:
     with pytest.raises(ValueError, match=r"^Loss expects scores of shape \(N, C\), got \(3,\)$"):
         check_labels(np.array([0, 1, 2]), np.zeros(3), "Loss")
+
+
+@pytest.mark.parametrize(
+    ("y", "shown"),
+    [
+        (np.array([0.0, 1e20, 1.0]), "100000000000000000000"),
+        (np.array([0.0, -1e20, 1.0]), "-100000000000000000000"),
+        (np.array([0, 2**63 + 5, 1], np.uint64), "9223372036854775813"),
+    ],
+)
+def test_ids_beyond_int64_are_named_not_wrapped(y: np.ndarray, shown: str) -> None:
+    with pytest.raises(ValueError, match=rf"^Loss expects class ids in \[0, 3\), got {shown}$"):
+        check_labels(y, SCORES, "Loss")

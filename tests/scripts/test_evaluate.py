@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gategraph.data import Splits
 from gategraph.experiments.build import build
 from gategraph.experiments.config import load_config
+from gategraph.experiments.results import pick_split
 from gategraph.saving.checkpoint import load_checkpoint
 from gategraph.training.trainer import evaluate, load_weights
 
@@ -143,10 +145,19 @@ def test_a_missing_split_or_run_is_refused(runs: Path, tmp_path: Path) -> None:
     shutil.copytree(runs / "run", tmp_path / "run")
     config = tmp_path / "run" / "config.yaml"
     config.write_text(config.read_text().replace("test_fraction: 0.2", "test_fraction: 0.0"))
-    refused(
+    refused(  # an edited config.yaml would evaluate on other samples
         script("evaluate.py", "--run", "run", "--split", "test", cwd=tmp_path),
-        "the run has no test split (data.test_fraction is 0)",
+        "cannot evaluate run: its config.yaml differs from the checkpoint's config in "
+        "data.test_fraction (0.2 -> 0.0), which changes the samples of each split; restore "
+        "config.yaml",
     )
+    empty = (np.zeros((0, 2)), np.zeros(0, np.int64))
+    splits = Splits((np.ones((3, 2)), np.arange(3)), empty, empty)
+    with pytest.raises(
+        ValueError, match=r"^the run has no test split \(data.test_fraction is 0\)$"
+    ):
+        pick_split(splits, "test")
+    assert pick_split(splits, None)[0] == "train"
     refused(script("evaluate.py", "--run", "nowhere", cwd=tmp_path), "nowhere: no such run folder")
     done = script("evaluate.py", "--run", "run", "--split", "val", "--data", "x.csv", cwd=tmp_path)
     refused(done, "--data and --split are alternatives: give one (see evaluate.py --help)")
