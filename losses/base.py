@@ -42,16 +42,15 @@ def check_labels(y: np.ndarray, scores: np.ndarray, who: str) -> np.ndarray:
         )
     if y.dtype.kind not in "iuf":
         raise TypeError(f"{who} expects integer class ids, got dtype {y.dtype}")
+    C = scores.shape[1]
     if y.dtype.kind == "f":
         not_integral = ~np.isfinite(y) | (y != np.round(y))
         if np.any(not_integral):
             bad = y[not_integral][0].item()
             raise ValueError(f"{who} expects integer class ids, got {bad!r} (dtype {y.dtype})")
-        C = scores.shape[1]
         if np.any(out_of_range := (y < 0) | (y >= C)):  # before the cast: 1e20 would wrap
             raise ValueError(f"{who} expects class ids in [0, {C}), got {y[out_of_range][0]:.0f}")
         y = y.astype(np.intp)
-    C = scores.shape[1]
     # seen as unsigned, a negative id is huge: one reduction checks both bounds
     if len(y) and np.maximum.reduce(y.view(_UNSIGNED[y.itemsize])) >= C:
         bad = y[(y < 0) | (y >= C)][0]
