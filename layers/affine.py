@@ -5,8 +5,11 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from gategraph.core.params import Param, gemm
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Add, MatMul, sum_nodes
+from gategraph.layers.flatten import Flatten
 from gategraph.layers.init import INITIALIZERS
+from gategraph.layers.shape import BroadcastLike, ReshapeLike, Sum, Transpose
 
 
 @LAYERS.register("affine")
@@ -54,6 +57,23 @@ class Affine(Layer):
         if not self.needs_input_grad:  # the data needs no gradient
             return None
         return dout.dot(W.value.T).reshape(x.shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, W, _ = inputs
+        dx = g.add(ReshapeLike(), g.add(MatMul(), dout, g.add(Transpose(), W)), x)
+        dW = g.add(MatMul(), g.add(Transpose(), g.add(Flatten(), x)), dout)
+        return dx, dW, g.add(Sum(axis=0), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, W, _), (tx, tW, tb) = inputs, tangents
+        linear = sum_nodes(
+            g,
+            None if tx is None else g.add(MatMul(), g.add(Flatten(), tx), W),
+            None if tW is None else g.add(MatMul(), g.add(Flatten(), x), tW),
+        )
+        if tb is None:
+            return linear
+        return g.add(BroadcastLike(), tb, out) if linear is None else g.add(Add(), linear, tb)
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

@@ -1,7 +1,7 @@
 """Layer and the LAYERS registry: the contract every gate follows."""
 
 import functools
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 from numpy.random import Generator
@@ -11,11 +11,27 @@ from gategraph.core.params import Param, empty_aligned
 from gategraph.core.registry import Registry
 
 
+class Builder(Protocol):
+    """What a gate's `vjp` and `jvp` build on: a graph's `add` (node names in, a name out)."""
+
+    def add(self, layer: "Layer", *inputs: str, name: str | None = None) -> str: ...
+
+
+Adjoints = tuple[str | None, ...] | str | None  # one node (or None: no gradient) per input
+
+
 class Layer:
     """A gate. `forward(*inputs)` caches what `backward(dout)` needs; `backward` writes each
     `Param.grad` in place and returns the inputs' gradients: a single-input gate returns its
     `dx` (None only when a plan set `needs_input_grad` off), a gate with several inputs a
     tuple with one entry per input, None where an input gets no gradient (a loss's labels).
+
+    The same derivative as nodes, for gradient graphs: `vjp(g, inputs, out, dout)` adds gates
+    to `g` that compute the adjoint of each input, then of each param (node names in the
+    order of `params`), from the node names of the inputs, the params, the output and its
+    adjoint `dout`; `jvp(g, inputs, out, tangents)` adds the output's tangent from the
+    inputs' and params' tangents (None where zero). A gate without them raises
+    NotImplementedError, which the graph reports naming the node.
 
     Class-level attributes that start with `_` and default to `None` are the cache: `clear_cache`
     resets them, which is how inference (`no_grad`, `predict`) keeps nothing.
@@ -27,6 +43,7 @@ class Layer:
     feature_axis: ClassVar[int] = 0  # sample axis that in_channels / num_features count
     needs_input_grad: bool = True  # a plan sets False when nothing upstream wants dx
     reuse_buffers: bool = False  # a plan sets True: outputs live in buffers reused per shape
+    shape_inputs: ClassVar[tuple[int, ...]] = ()  # inputs read only for their shape and dtype
 
     def __init__(self) -> None:
         self.params: dict[str, Param] = {}
@@ -38,6 +55,14 @@ class Layer:
 
     def backward(self, dout: np.ndarray) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        raise NotImplementedError(f"{type(self).__name__} has no gradient graph (vjp) yet")
+
+    def jvp(
+        self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple[str | None, ...]
+    ) -> str | None:
+        raise NotImplementedError(f"{type(self).__name__} has no tangent graph (jvp) yet")
 
     def train(self, mode: bool = True) -> Self:
         self.training = mode

@@ -5,7 +5,6 @@ inputs become float64, float inputs keep their dtype. Two-input gates broadcast 
 and sum each gradient back to its input's own shape.
 """
 
-import numbers
 from typing import Any
 
 import numpy as np
@@ -13,23 +12,19 @@ from numpy.random import Generator
 
 from gategraph.core.checks import check_number
 from gategraph.core.params import gemm
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.shape import BroadcastLike, SumLike, Transpose, as_float
+from gategraph.layers.shape import Sum as Sum  # Sum (a shape gate now) is still imported here
+from gategraph.layers.shape import unbroadcast as _unbroadcast
 
 
-def as_float(x: Any) -> np.ndarray:
-    """`x` as an array: integers (a circuit's `-2`) become float64, floats keep their dtype."""
-    x = np.asarray(x)
-    return x if x.dtype.kind in "fc" else x.astype(np.float64)
-
-
-def _unbroadcast(grad: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """`grad` summed over the axes broadcasting added or stretched, so it has `shape`."""
-    grad = np.asarray(grad)
-    if grad.shape == shape:
-        return grad
-    lead = grad.ndim - len(shape)
-    stretched = [lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1]
-    return grad.sum(axis=(*range(lead), *stretched), keepdims=True).reshape(shape)
+def sum_nodes(g: Builder, *terms: str | None) -> str | None:
+    """The sum of the terms that are not None (None if all are)."""
+    present = [t for t in terms if t is not None]
+    total = present[0] if present else None
+    for term in present[1:]:
+        total = g.add(Add(), total, term)
+    return total
 
 
 class _Binary(Layer):
@@ -69,6 +64,16 @@ class Add(_Binary):
         x_shape, y_shape = self._cached(self._shapes)
         return _unbroadcast(dout, x_shape), _unbroadcast(dout, y_shape)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        return g.add(SumLike(), dout, x), g.add(SumLike(), dout, y)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        tx, ty = tangents
+        if tx is not None and ty is not None:
+            return g.add(Add(), tx, ty)
+        return g.add(BroadcastLike(), tx if ty is None else ty, out)
+
 
 @LAYERS.register("subtract")
 class Subtract(_Binary):
@@ -83,6 +88,16 @@ class Subtract(_Binary):
         dy = _unbroadcast(dout, y_shape)
         dy = np.negative(dy, out=self._buffer("dy", y_shape, dy.dtype))
         return _unbroadcast(dout, x_shape), dy
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        return g.add(SumLike(), dout, x), g.add(Negate(), g.add(SumLike(), dout, y))
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        tx, ty = tangents
+        if tx is not None and ty is not None:
+            return g.add(Subtract(), tx, ty)
+        return g.add(BroadcastLike(), tx if ty is None else g.add(Negate(), ty), out)
 
 
 @LAYERS.register("multiply")
@@ -103,6 +118,19 @@ class Multiply(_Binary):
         dx = np.multiply(dout, y, out=self._buffer("dx", shape, dtype))
         dy = np.multiply(dout, x, out=self._buffer("dy", shape, dtype))
         return _unbroadcast(dx, x.shape), _unbroadcast(dy, y.shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        dx, dy = g.add(Multiply(), dout, y), g.add(Multiply(), dout, x)
+        return g.add(SumLike(), dx, x), g.add(SumLike(), dy, y)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, y), (tx, ty) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(Multiply(), tx, y),
+            None if ty is None else g.add(Multiply(), x, ty),
+        )
 
 
 @LAYERS.register("divide")
@@ -129,6 +157,18 @@ class Divide(_Binary):
         dy = np.multiply(dx, out, out=self._buffer("dy", out.shape, out.dtype))
         np.negative(dy, out=dy)
         return _unbroadcast(dx, x_shape), _unbroadcast(dy, y_shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        dx = g.add(Divide(), dout, y)
+        dy = g.add(Negate(), g.add(Multiply(), dx, out))
+        return g.add(SumLike(), dx, x), g.add(SumLike(), dy, y)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (_, y), (tx, ty) = inputs, tangents
+        dx = None if tx is None else g.add(Divide(), tx, y)
+        dy = None if ty is None else g.add(Negate(), g.add(Multiply(), g.add(Divide(), ty, y), out))
+        return sum_nodes(g, dx, dy)
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
@@ -160,6 +200,22 @@ class Max(_Binary):
         dy = np.subtract(dout, dx, out=self._buffer("dy", share.shape, share.dtype))
         return _unbroadcast(dx, x_shape), _unbroadcast(dy, y_shape)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        share = g.add(Step(at_zero=0.5), g.add(Subtract(), x, y))
+        dx = g.add(Multiply(), dout, share)
+        dy = g.add(Subtract(), dout, dx)
+        return g.add(SumLike(), dx, x), g.add(SumLike(), dy, y)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, y), (tx, ty) = inputs, tangents
+        share = g.add(Step(at_zero=0.5), g.add(Subtract(), x, y))
+        if ty is None:
+            return g.add(Multiply(), share, tx)
+        if tx is None:
+            return g.add(Subtract(), ty, g.add(Multiply(), share, ty))
+        return g.add(Add(), ty, g.add(Multiply(), share, g.add(Subtract(), tx, ty)))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         x = rng.standard_normal((3, 4))
@@ -189,6 +245,19 @@ class MatMul(Layer):
         dy = gemm(x.T, dout, self._buffer("dy", y.shape, dout.dtype))
         return dx, dy
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, y = inputs
+        dx = g.add(MatMul(), dout, g.add(Transpose(), y))
+        return dx, g.add(MatMul(), g.add(Transpose(), x), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, y), (tx, ty) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(MatMul(), tx, y),
+            None if ty is None else g.add(MatMul(), x, ty),
+        )
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         return cls(), (rng.standard_normal((3, 4)), rng.standard_normal((4, 2)))
@@ -217,6 +286,12 @@ class Negate(_Unary):
         dtype = self._cached(self._dtype)
         return np.negative(dout, out=self._buffer("dx", np.shape(dout), dtype))
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Negate(), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Negate(), tangents[0])
+
 
 @LAYERS.register("scale")
 class Scale(_Unary):
@@ -241,6 +316,12 @@ class Scale(_Unary):
         dtype = self._cached(self._dtype)
         return np.multiply(dout, self.factor, out=self._buffer("dx", np.shape(dout), dtype))
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Scale(self.factor), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Scale(self.factor), tangents[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(-1.5), rng.standard_normal((3, 4))
@@ -264,6 +345,12 @@ class Exp(_Unary):
         out = self._cached(self._out)
         return np.multiply(dout, out, out=self._buffer("dx", out.shape, out.dtype))
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), dout, out)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), tangents[0], out)
+
 
 @LAYERS.register("log")
 class Log(_Unary):
@@ -285,6 +372,12 @@ class Log(_Unary):
         x = self._cached(self._x)
         return np.divide(dout, x, out=self._buffer("dx", x.shape, x.dtype))
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Divide(), dout, inputs[0])
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Divide(), tangents[0], inputs[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(), rng.uniform(0.5, 2.0, (3, 4))
@@ -305,6 +398,12 @@ class Sin(_Unary):
         dx = np.cos(x, out=self._buffer("dx", x.shape, x.dtype))
         return np.multiply(dx, dout, out=dx)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), g.add(Cos(), inputs[0]), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), g.add(Cos(), inputs[0]), tangents[0])
+
 
 @LAYERS.register("cos")
 class Cos(_Unary):
@@ -321,6 +420,12 @@ class Cos(_Unary):
         dx = np.sin(x, out=self._buffer("dx", x.shape, x.dtype))
         np.negative(dx, out=dx)
         return np.multiply(dx, dout, out=dx)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), g.add(Negate(), g.add(Sin(), inputs[0])), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), g.add(Negate(), g.add(Sin(), inputs[0])), tangents[0])
 
 
 @LAYERS.register("power")
@@ -357,44 +462,92 @@ class Power(_Unary):
         dx *= p
         return np.multiply(dx, dout, out=dx)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), self._slope(g, inputs[0]), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), self._slope(g, inputs[0]), tangents[0])
+
+    def _slope(self, g: Builder, x: str) -> str:
+        """p x^(p - 1) as nodes (p for p = 1, where x^0 is no Power gate)."""
+        p = self.exponent
+        return g.add(Scale(p), x if p == 1 else g.add(Power(p - 1), x))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(2.5), rng.uniform(0.5, 2.0, (3, 4))
 
 
-@LAYERS.register("sum")
-class Sum(_Unary):
-    """out = Σ x over all elements (axis=None: a 0-d value) or over one `axis` (dropped).
+@LAYERS.register("shift")
+class Shift(_Unary):
+    """out = x + offset for a constant `offset`.  x: any shape, out: same shape.
 
-    x: any shape; out: () or x's shape without `axis`.  Backward: dx = dout copied along the
-    summed axis (every element of x gets the gradient of the sum it went into).
+    Backward: dx = dout.
     """
 
-    _x: np.ndarray | None = None
+    _dtype: np.dtype | None = None  # x's dtype
 
-    def __init__(self, axis: int | None = None) -> None:
+    def __init__(self, offset: float) -> None:
         super().__init__()
-        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, numbers.Integral)):
-            raise TypeError(f"Sum needs axis to be an integer or None, got {axis!r}")
-        self.axis = axis
+        check_number("Shift", "offset", offset)
+        self.offset = offset
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x, axis = as_float(x), self.axis
-        if axis is None:
-            shape: tuple[int, ...] = ()
-        elif -x.ndim <= axis < x.ndim:
-            shape = x.shape[: axis % x.ndim] + x.shape[axis % x.ndim + 1 :]
-        else:
-            raise ValueError(f"Sum(axis={axis}) is out of range for x {x.shape} (ndim {x.ndim})")
-        self._x = x
-        return np.sum(x, axis=axis, out=self._buffer("out", shape, x.dtype))
+        x = as_float(x)
+        self._dtype = x.dtype
+        return np.add(x, self.offset, out=self._buffer("out", x.shape, x.dtype))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        x, axis = self._cached(self._x), self.axis
-        dx = self._buffer("dx", x.shape, x.dtype)
-        np.copyto(dx, dout if axis is None else np.expand_dims(dout, axis))
-        return dx
+        self._cached(self._dtype)
+        return np.array(dout, copy=True)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return dout
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return tangents[0]
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
-        return cls(axis=1), rng.standard_normal((3, 4))
+        return cls(1.0), rng.standard_normal((3, 4))
+
+
+@LAYERS.register("step")
+class Step(_Unary):
+    """out = 1 where x > 0, `low` where x < 0 and `at_zero` (default `low`) where x = 0: the
+    slope of ReLU (low 0), of LeakyReLU (low alpha) and a max's share (at_zero 0.5).
+    x: any shape, out: same shape.  Piecewise constant: dx = 0 (and no gradient graph needs
+    more: its adjoint and tangent are zero).
+    """
+
+    _x_shape: tuple[int, ...] | None = None
+
+    def __init__(self, low: float = 0.0, at_zero: float | None = None) -> None:
+        super().__init__()
+        check_number("Step", "low", low)
+        self.low = low
+        self.at_zero = low if at_zero is None else check_number("Step", "at_zero", at_zero)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float(x)
+        out = self._buffer("out", x.shape, x.dtype)
+        out.fill(self.low)
+        np.copyto(out, 1, where=x > 0)
+        if self.at_zero != self.low:
+            np.copyto(out, self.at_zero, where=x == 0)
+        self._x_shape = x.shape
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.zeros(self._cached(self._x_shape), np.result_type(dout, np.float64))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return None
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
+        magnitude = rng.uniform(0.1, 1.0, (3, 4))  # keep off the jump at 0
+        return cls(low=0.1), magnitude * rng.choice([-1.0, 1.0], (3, 4))

@@ -5,7 +5,8 @@ import math
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.shape import ReshapeLike
 
 
 @LAYERS.register("flatten")
@@ -26,6 +27,12 @@ class Flatten(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return np.reshape(dout, self._cached(self._x_shape))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(ReshapeLike(), dout, inputs[0])
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Flatten(), tangents[0])
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

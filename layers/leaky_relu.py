@@ -4,8 +4,8 @@ import numpy as np
 from numpy.random import Generator
 
 from gategraph.core.checks import check_number
-from gategraph.layers.base import LAYERS, Layer
-from gategraph.layers.elementwise import as_float
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Multiply, Step, as_float
 
 
 @LAYERS.register("leaky_relu")
@@ -35,6 +35,12 @@ class LeakyReLU(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         slope = self._cached(self._slope)
         return np.multiply(dout, slope, out=self._buffer("dx", slope.shape, slope.dtype))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), dout, g.add(Step(low=self.alpha), inputs[0]))
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), tangents[0], g.add(Step(low=self.alpha), inputs[0]))
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

@@ -3,7 +3,8 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Multiply, Step
 
 
 @LAYERS.register("relu")
@@ -21,6 +22,12 @@ class ReLU(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout * self._cached(self._mask)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), dout, g.add(Step(), inputs[0]))
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), tangents[0], g.add(Step(), inputs[0]))
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

@@ -3,8 +3,9 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
-from gategraph.layers.elementwise import as_float
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Multiply, Subtract, as_float
+from gategraph.layers.shape import BroadcastLike, Sum
 
 
 @LAYERS.register("softmax")
@@ -36,6 +37,18 @@ class Softmax(Layer):
         np.subtract(dout, dx.sum(axis=-1, keepdims=True), out=dx)
         return np.multiply(dx, out, out=dx)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return _jacobian_times(g, out, dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return _jacobian_times(g, out, tangents[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(), rng.standard_normal((4, 5))
+
+
+def _jacobian_times(g: Builder, out: str, v: str) -> str:
+    """out * (v - Σ_k v_k out_k), the Jacobian (symmetric) times v, as nodes."""
+    dot = g.add(Sum(axis=-1), g.add(Multiply(), v, out))
+    return g.add(Multiply(), g.add(Subtract(), v, g.add(BroadcastLike(axis=-1), dot, out)), out)

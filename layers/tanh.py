@@ -3,8 +3,8 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
-from gategraph.layers.elementwise import as_float
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Multiply, Negate, Shift, as_float
 
 
 @LAYERS.register("tanh")
@@ -28,6 +28,17 @@ class Tanh(Layer):
         np.subtract(1, dx, out=dx)
         return np.multiply(dx, dout, out=dx)
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), _slope(g, out), dout)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), _slope(g, out), tangents[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(), rng.standard_normal((4, 5))
+
+
+def _slope(g: Builder, out: str) -> str:
+    """tanh' = 1 - tanh², as nodes."""
+    return g.add(Shift(1.0), g.add(Negate(), g.add(Multiply(), out, out)))

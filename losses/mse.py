@@ -3,7 +3,9 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import Layer
+from gategraph.layers.base import Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Divide, Multiply, Scale, Subtract
+from gategraph.layers.shape import Count, ReshapeLike, Sum
 from gategraph.losses.base import LOSSES, Loss
 
 REDUCTIONS = ("mean", "sum")
@@ -41,6 +43,22 @@ class MSE(Loss):
         dscores = np.multiply(diff, scale, out=self._buffer("dscores", diff.shape, diff.dtype))
         return dscores, None
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        scores, y = inputs
+        return g.add(Multiply(), _diff(g, scores, y), self._per_element(g, scores, dout)), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (scores, y), (t, _) = inputs, tangents
+        dot = g.add(Sum(), g.add(Multiply(), _diff(g, scores, y), t))
+        return self._per_element(g, scores, dot)
+
+    def _per_element(self, g: Builder, scores: str, dout: str) -> str:
+        """2 dout / K ("mean") or 2 dout ("sum"), as nodes."""
+        twice = g.add(Scale(2.0), dout)
+        if self.reduction == "sum":
+            return twice
+        return g.add(Divide(), twice, g.add(Count(), scores))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         return cls(), (rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
@@ -58,3 +76,7 @@ def _check_targets(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
         + (f" or ({len(scores)},)" if scores.ndim == 2 and scores.shape[1] == 1 else "")
         + f", got {y.shape}"
     )
+
+
+def _diff(g: Builder, scores: str, y: str) -> str:
+    return g.add(Subtract(), scores, g.add(ReshapeLike(), y, scores))

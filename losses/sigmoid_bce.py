@@ -3,7 +3,10 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import Layer
+from gategraph.layers.base import Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Divide, Multiply, Subtract
+from gategraph.layers.shape import Count, ReshapeLike, Sum
+from gategraph.layers.sigmoid import Sigmoid
 from gategraph.losses.base import LOSSES, Loss
 
 
@@ -40,6 +43,16 @@ class SigmoidBCE(Loss):
         dscores *= dout / probs.size
         return dscores, None
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        scores, y = inputs
+        per_element = g.add(Divide(), dout, g.add(Count(), scores))
+        return g.add(Multiply(), _residual(g, scores, y), per_element), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (scores, y), (t, _) = inputs, tangents
+        dot = g.add(Sum(), g.add(Multiply(), _residual(g, scores, y), t))
+        return g.add(Divide(), dot, g.add(Count(), scores))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         return cls(), (rng.standard_normal((6, 1)), rng.integers(0, 2, 6))
@@ -59,3 +72,8 @@ def _check_binary_labels(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if bad.size:
         raise ValueError(f"SigmoidBCE expects labels 0 or 1, got {bad[0].item()!r}")
     return y.reshape(scores.shape).astype(scores.dtype, copy=False)
+
+
+def _residual(g: Builder, scores: str, y: str) -> str:
+    """σ(s) - y, as nodes: K times the gradient of the mean loss."""
+    return g.add(Subtract(), g.add(Sigmoid(), scores), g.add(ReshapeLike(), y, scores))

@@ -3,7 +3,10 @@
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import Layer
+from gategraph.layers.base import Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Divide, Multiply, Subtract
+from gategraph.layers.shape import Count, OneHot, Sum
+from gategraph.layers.softmax import Softmax
 from gategraph.losses.base import LOSSES, Loss, check_labels
 
 
@@ -36,6 +39,21 @@ class SoftmaxCrossEntropy(Loss):
         dscores *= dout / len(y)
         return dscores, None
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        scores, y = inputs
+        per_sample = g.add(Divide(), dout, g.add(Count(axis=0), scores))
+        return g.add(Multiply(), _residual(g, scores, y), per_sample), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (scores, y), (t, _) = inputs, tangents
+        dot = g.add(Sum(), g.add(Multiply(), _residual(g, scores, y), t))
+        return g.add(Divide(), dot, g.add(Count(axis=0), scores))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         return cls(), (rng.standard_normal((5, 4)), rng.integers(0, 4, 5))
+
+
+def _residual(g: Builder, scores: str, y: str) -> str:
+    """softmax(s) - onehot(y), as nodes: N times the gradient of the mean loss."""
+    return g.add(Subtract(), g.add(Softmax(), scores), g.add(OneHot(), y, scores))

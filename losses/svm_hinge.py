@@ -4,7 +4,9 @@ import numpy as np
 from numpy.random import Generator
 
 from gategraph.core.checks import check_number
-from gategraph.layers.base import Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Divide, Multiply
+from gategraph.layers.shape import Count, Sum
 from gategraph.losses.base import LOSSES, Loss, check_labels
 
 
@@ -45,9 +47,60 @@ class SVMHinge(Loss):
         dscores[np.arange(len(y)), y] = -dscores.sum(axis=1)
         return dscores, None
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        scores, y = inputs
+        per_sample = g.add(Divide(), dout, g.add(Count(axis=0), scores))
+        slope = g.add(HingeSlope(self.margin), scores, y)
+        return g.add(Multiply(), slope, per_sample), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (scores, y), (t, _) = inputs, tangents
+        dot = g.add(Sum(), g.add(Multiply(), g.add(HingeSlope(self.margin), scores, y), t))
+        return g.add(Divide(), dot, g.add(Count(axis=0), scores))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
         # classes 0.7 apart: every margin 1 + 0.7k is at least 0.3 from the kink at 0
         gaps = np.stack([rng.permutation(4) for _ in range(5)]) * 0.7
         scores = gaps + rng.standard_normal((5, 1))
         return cls(), (scores, rng.integers(0, 4, 5))
+
+
+@LAYERS.register("hinge_slope")
+class HingeSlope(Layer):
+    """out = N · dL/dscores / dout of the SVM hinge loss: active_ij for j ≠ y_i and -Σ_j active_ij
+    at j = y_i, with active_ij = [s_ij - s_i,y_i + margin > 0].  scores: (N, C), y: (N,) class
+    ids (float ids are rounded: a gradient check's nudge changes nothing), out: (N, C). Piecewise constant in the scores: its own gradient is zero.
+    """
+
+    n_inputs = 2
+    _shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # scores, y
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        self.margin = check_number("HingeSlope", "margin", margin, low=0.0)
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y = check_labels(np.rint(y) if np.asarray(y).dtype.kind == "f" else y, scores, "HingeSlope")
+        rows = np.arange(len(y))
+        margins = scores - scores[rows, y][:, None] + self.margin
+        margins[rows, y] = 0.0
+        out = (margins > 0).astype(scores.dtype)
+        out[rows, y] = -out.sum(axis=1)
+        self._shapes = scores.shape, np.shape(y)
+        return out
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores_shape, y_shape = self._cached(self._shapes)
+        return np.zeros(scores_shape), np.zeros(y_shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return None, None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return None
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        scores, y = SVMHinge.example(rng)[1]
+        return cls(), (scores, y.astype(np.float64))  # float64 class ids, as every gate's

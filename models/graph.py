@@ -1,6 +1,6 @@
 """ComputationalGraph: gates wired into a DAG, sorted once into a plan, run forward and backward."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +10,7 @@ import numpy as np
 from gategraph.core.params import Param, empty_aligned, flatten_params
 from gategraph.core.toposort import CycleError, toposort
 from gategraph.layers.base import Layer
+from gategraph.models import autodiff
 
 
 @dataclass
@@ -18,6 +19,7 @@ class _Node:
     layer: Layer | None  # None for an input
     inputs: tuple[str, ...] = ()
     grad: bool = True  # inputs only: whether backward returns a gradient for it
+    role: str = "primal"  # "adjoint" or "tangent" for nodes gradients / tangents added
 
 
 @dataclass
@@ -56,6 +58,7 @@ class ComputationalGraph:
         self._flat_params: list[Param] = []
         self._node_of_layer: dict[int, str] = {}  # id(layer) -> node name
         self._name_counts: dict[str, int] = {}  # next automatic index per base name
+        self._run_plans: dict[tuple[str, ...], autodiff.RunPlan] = {}
         self._caching = True
         self._backward_ready = False
         self.reuse_buffers = reuse_buffers
@@ -68,6 +71,7 @@ class ComputationalGraph:
         self._new_name(name)
         self._nodes[name] = _Node(name, None, grad=grad)
         self._plan = None
+        self._run_plans.clear()
         return name
 
     def set_input_grad(self, name: str, grad: bool) -> None:
@@ -79,8 +83,10 @@ class ComputationalGraph:
         node.grad = grad
         self._plan = None
 
-    def add(self, layer: Layer, *inputs: str, name: str | None = None) -> str:
-        """Add `layer` fed by `inputs` (node names, possibly declared later); returns its name."""
+    def add(self, layer: Layer, *inputs: str, name: str | None = None, role: str = "primal") -> str:
+        """Add `layer` fed by `inputs` (node names, possibly declared later); returns its name.
+        A primal node becomes the output; `gradients` and `tangents` add theirs with roles
+        "adjoint" and "tangent", which leave the output alone."""
         if not isinstance(layer, Layer):
             raise TypeError(f"ComputationalGraph.add expects a Layer, got {type(layer).__name__}")
         if name is None:
@@ -91,10 +97,12 @@ class ComputationalGraph:
                 f"node {name!r}: this {type(layer).__name__} object is already node "
                 f"{other!r}; a gate keeps one cache, so use a separate instance"
             )
-        self._nodes[name] = _Node(name, layer, tuple(str(i) for i in inputs))
+        self._nodes[name] = _Node(name, layer, tuple(str(i) for i in inputs), role=role)
         self._node_of_layer[id(layer)] = name
-        self._output = name
+        if role == "primal":
+            self._output = name
         self._plan = None
+        self._run_plans.clear()
         return name
 
     def output(self, node: str) -> str:
@@ -132,23 +140,33 @@ class ComputationalGraph:
         plan = self._compiled()
         return sorted(plan.slot, key=plan.slot.__getitem__)
 
+    def role(self, name: str) -> str:
+        """ "primal", or "adjoint" / "tangent" for a node `gradients` / `tangents` added."""
+        if name not in self._nodes:
+            raise ValueError(f"unknown node {name!r}; nodes: {', '.join(self._nodes)}")
+        return self._nodes[name].role
+
     def layers(self) -> dict[str, Layer]:
         return {n.name: n.layer for n in self._nodes.values() if n.layer is not None}
 
     def params(self) -> dict[str, Param]:
-        """{"affine0.W": Param, ...}: every gate's params, views into one flat buffer each."""
-        params = {
-            f"{name}.{key}": p
-            for name, layer in self.layers().items()
-            for key, p in layer.params.items()
-        }
+        """{"affine0.W": Param, ...}: every gate's params, views into one flat buffer each; a
+        param two gates share (a gradient graph's `affine0.W` node reads it) is listed once."""
+        params: dict[str, Param] = {}
+        seen: set[int] = set()
+        for name, layer in self.layers().items():
+            for key, p in layer.params.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params[f"{name}.{key}"] = p
         self.flat_params(list(params.values()))
         return params
 
     def flat_params(self, params: list[Param] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
         """(values, grads, n_decay): the flat buffers all params are views into."""
         if params is None:
-            params = [p for layer in self.layers().values() for p in layer.params.values()]
+            unique = {id(p): p for layer in self.layers().values() for p in layer.params.values()}
+            params = list(unique.values())
         if self._flat is None or params != self._flat_params:
             self._flat = flatten_params(params)
             self._flat_params = params
@@ -202,6 +220,42 @@ class ComputationalGraph:
                 return self.forward(**inputs)
         finally:
             self.train(training)
+
+    # ---- derivatives as graphs ---------------------------------------------------------------
+
+    def gradients(self, of: str, wrt: Sequence[str], *, seed: str | None = None) -> dict[str, str]:
+        """Add adjoint nodes (ordinary gates, partial adjoints summed at forks) computing the
+        derivative of node `of` with respect to each `wrt` (inputs, params as `params()`
+        spells them, or other nodes); returns {wrt name: its gradient node}. `of` must be a
+        scalar, unless `seed` names an input (declared if new) holding a cotangent of `of`'s
+        shape: then the nodes compute the vector-Jacobian product. A `wrt` that `of` does
+        not depend on gets a zeros node. Gradient nodes can be run, drawn, and passed to
+        `gradients` again (derivatives of any order)."""
+        return autodiff.gradients(self, of, wrt, seed)
+
+    def tangents(self, inputs: Mapping[str, str]) -> dict[str, str]:
+        """Forward mode: `inputs` maps an input or param name to the name of a new input
+        node holding its tangent; adds a tangent node for every node depending on them and
+        returns {node: its tangent node} (Jacobian-vector products)."""
+        return autodiff.tangents(self, inputs)
+
+    def run(self, nodes: str | Sequence[str], /, **feeds: Any) -> Any:
+        """The values of `nodes` (a name or a list of names) as fresh copies (0-d as floats),
+        computing only what they need from `feeds` (inputs they do not need may be left out).
+        Each intermediate value is freed right after its last use (the plan computes the
+        liveness once per set of nodes); gates keep no caches, so `backward` needs a new
+        `forward` after a run."""
+        names = (nodes,) if isinstance(nodes, str) else tuple(nodes)
+        for name in names:
+            if name not in self._nodes:
+                raise ValueError(f"run: unknown node {name!r}; nodes: {', '.join(self._nodes)}")
+        plan = self._run_plans.get(names)
+        if plan is None:
+            nodes_now = self.nodes()
+            plan = self._run_plans[names] = autodiff.RunPlan.build(nodes_now, list(names))
+        self._backward_ready = False
+        values = autodiff.run(self, plan, feeds)
+        return values[0] if isinstance(nodes, str) else values
 
     # ---- running --------------------------------------------------------------------------
 
@@ -304,6 +358,7 @@ class ComputationalGraph:
         slot = {name: i for i, name in enumerate(order)}
         wants = self._wants_grad(order)
         forward_steps, backward_steps = [], []
+        writers: list[Layer] = []
         for name in order:
             node = self._nodes[name]
             if node.layer is None:
@@ -314,7 +369,9 @@ class ComputationalGraph:
             forward_steps.append((node.layer.forward, ins, slot[name], node.layer))
             if wants[name]:
                 backward_steps.append((node.layer.backward, ins, slot[name]))
+                writers.append(node.layer)
         backward_steps.reverse()
+        _accumulate_shared(backward_steps, writers[::-1])
         self.flat_params()
         inputs = [(n, slot[n]) for n in order if self._nodes[n].layer is None]
         return _Plan(
@@ -373,6 +430,30 @@ def _yours(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.ndim > 0:
         return value.copy()
     return _scalar(value)
+
+
+def _accumulate_shared(steps: list[tuple[Any, tuple[int, ...], int]], layers: list[Layer]) -> None:
+    """A param that several gates of the plan use (a gradient graph's ReadParam node and its
+    owner, or tied weights) gets the sum of their gradients: every writer after the first
+    (in backward order) adds the gradient already there back to the one it writes."""
+    seen: set[int] = set()
+    for k, layer in enumerate(layers):
+        shared = [p for p in layer.params.values() if id(p) in seen]
+        seen |= {id(p) for p in layer.params.values()}
+        if shared:
+            bwd, ins, out = steps[k]
+            steps[k] = (_adding(bwd, shared), ins, out)
+
+
+def _adding(backward: Any, shared: list[Param]) -> Any:
+    def step(dout: Any) -> Any:
+        before = [p.grad.copy() for p in shared]
+        result = backward(dout)
+        for p, grad in zip(shared, before, strict=True):
+            p.grad += grad
+        return result
+
+    return step
 
 
 def _scalar(value: Any) -> Any:

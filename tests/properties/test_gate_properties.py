@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gategraph.gradcheck.check import GradcheckResult, gradcheck
-from gategraph.layers import LAYERS, Layer
+from gategraph.layers import LAYERS, Layer, Param
 from gategraph.layers.init import INITIALIZERS
 from gategraph.losses import LOSSES, Loss
 
@@ -232,6 +232,37 @@ def layer_norm(draw: st.DrawFn) -> Case:
     return randomized(layer, draw), (draw(distinct(0.25)(shape)),)
 
 
+# ---- strategies: the helper gates of gradient graphs ---------------------------------------
+
+
+@st.composite
+def to_shape(draw: st.DrawFn, name: str) -> Case:
+    """sum_like: x of a broadcast shape down to like's; broadcast_like: x up to it."""
+    pair = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
+    small, big = pair.input_shapes[1], pair.result_shape
+    x_shape, like_shape = (big, small) if name == "sum_like" else (small, big)
+    return LAYERS.get(name)(), (draw(floats()(x_shape)), draw(floats()(like_shape)))
+
+
+@st.composite
+def reshape_like(draw: st.DrawFn) -> Case:
+    x = draw(shapes().flatmap(floats()))
+    return LAYERS.get("reshape_like")(), (x, draw(floats()(x.shape[::-1])))
+
+
+@st.composite
+def labels_and_scores(draw: st.DrawFn, name: str, values: Values) -> Case:
+    """Float64 class ids (every gate's inputs are floats) and scores (N, C)."""
+    scores, y = draw(class_scores(values))
+    return LAYERS.get(name)(), (y.astype(np.float64), scores)[:: 1 if name == "one_hot" else -1]
+
+
+@st.composite
+def read_param(draw: st.DrawFn) -> Case:
+    value = draw(shapes().flatmap(floats()))
+    return LAYERS.get("read_param")(Param(value)), ()
+
+
 GATES: dict[str, st.SearchStrategy[Case]] = {
     "add": binary("add", floats()),
     "subtract": binary("subtract", floats()),
@@ -265,6 +296,18 @@ GATES: dict[str, st.SearchStrategy[Case]] = {
     "global_avg_pool": global_avg_pool(),
     "batch_norm": batch_norm(),
     "layer_norm": layer_norm(),
+    "transpose": matmul().map(lambda case: (LAYERS.get("transpose")(), case[1][:1])),
+    "sum_like": to_shape("sum_like"),
+    "broadcast_like": to_shape("broadcast_like"),
+    "reshape_like": reshape_like(),
+    "count": unary("count", floats()),
+    "zeros_like": unary("zeros_like", floats()),
+    "seed": floats()(()).map(lambda x: (LAYERS.get("seed")("f"), (x,))),
+    "one_hot": labels_and_scores("one_hot", floats()),
+    "hinge_slope": labels_and_scores("hinge_slope", floats()),
+    "shift": unary("shift", floats(), offset=st.floats(-10, 10)),
+    "step": unary("step", signed(0.25, 3.0), low=st.floats(0.0, 0.99)),
+    "read_param": read_param(),
 }
 
 
