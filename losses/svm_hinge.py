@@ -70,7 +70,8 @@ class SVMHinge(Loss):
 class HingeSlope(Layer):
     """out = N · dL/dscores / dout of the SVM hinge loss: active_ij for j ≠ y_i and -Σ_j active_ij
     at j = y_i, with active_ij = [s_ij - s_i,y_i + margin > 0].  scores: (N, C), y: (N,) class
-    ids (float ids are rounded: a gradient check's nudge changes nothing), out: (N, C). Piecewise constant in the scores: its own gradient is zero.
+    ids (float ids are rounded: a gradient check's nudge changes nothing), out: (N, C).
+    Piecewise constant in the scores: its own gradient is zero.
     """
 
     n_inputs = 2
