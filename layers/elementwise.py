@@ -399,10 +399,10 @@ class Sin(_Unary):
         return np.multiply(dx, dout, out=dx)
 
     def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return g.add(Multiply(), g.add(Cos(), inputs[0]), dout)
+        return g.add(Multiply(), dout, g.add(Cos(), inputs[0]))
 
     def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return g.add(Multiply(), g.add(Cos(), inputs[0]), tangents[0])
+        return g.add(Multiply(), tangents[0], g.add(Cos(), inputs[0]))
 
 
 @LAYERS.register("cos")
@@ -422,10 +422,10 @@ class Cos(_Unary):
         return np.multiply(dx, dout, out=dx)
 
     def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return g.add(Multiply(), g.add(Negate(), g.add(Sin(), inputs[0])), dout)
+        return g.add(Multiply(), dout, g.add(Negate(), g.add(Sin(), inputs[0])))
 
     def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return g.add(Multiply(), g.add(Negate(), g.add(Sin(), inputs[0])), tangents[0])
+        return g.add(Multiply(), tangents[0], g.add(Negate(), g.add(Sin(), inputs[0])))
 
 
 @LAYERS.register("power")
@@ -463,10 +463,10 @@ class Power(_Unary):
         return np.multiply(dx, dout, out=dx)
 
     def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return g.add(Multiply(), self._slope(g, inputs[0]), dout)
+        return g.add(Multiply(), dout, self._slope(g, inputs[0]))
 
     def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return g.add(Multiply(), self._slope(g, inputs[0]), tangents[0])
+        return g.add(Multiply(), tangents[0], self._slope(g, inputs[0]))
 
     def _slope(self, g: Builder, x: str) -> str:
         """p x^(p - 1) as nodes (p for p = 1, where x^0 is no Power gate)."""

@@ -29,10 +29,10 @@ class Tanh(Layer):
         return np.multiply(dx, dout, out=dx)
 
     def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return g.add(Multiply(), _slope(g, out), dout)
+        return g.add(Multiply(), dout, _slope(g, out))
 
     def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return g.add(Multiply(), _slope(g, out), tangents[0])
+        return g.add(Multiply(), tangents[0], _slope(g, out))
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

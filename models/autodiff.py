@@ -328,8 +328,7 @@ class RunPlan:
             meta[s] = (values[s].shape, values[s].dtype)
         for layer, ins, shape_only, out, free in self.steps:
             pairs = zip(ins, shape_only, strict=True)
-            args = [_stand_in(meta[i]) if only else values[i] for i, only in pairs]
-            value = layer.forward(*args)
+            value = layer.forward(*[_stand_in(meta[i]) if only else values[i] for i, only in pairs])
             layer.clear_cache()
             values[out], meta[out] = value, (np.shape(value), np.result_type(value))
             for s in free:
