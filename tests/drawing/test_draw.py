@@ -9,6 +9,7 @@ import pytest
 from gategraph.drawing.draw import (
     add_multiply_circuit,
     lecture_circuits,
+    lecture_circuits_with_gradients,
     sigmoid_neuron_circuit,
     to_dot,
     to_mermaid,
@@ -256,3 +257,18 @@ def test_only_graphs_are_drawn() -> None:
     g.add(ReLU(), "nowhere", name="r")
     with pytest.raises(ValueError, match="node 'r' takes input 'nowhere', which is not a node"):
         to_dot(g)
+
+
+def test_gradient_nodes_are_filled_apart_with_their_values() -> None:
+    circuits, values = lecture_circuits_with_gradients()
+    dot = to_dot(circuits, run_values=values)
+    adjoint = 'style=filled, fillcolor="#fde0dc"'
+    assert f'[label="df/dx\\nsum_like\\n= -4", shape=box, {adjoint}];' in dot
+    assert f'[label="df/dz\\nsum_like\\n= 3", shape=box, {adjoint}];' in dot
+    assert '[label="q\\nadd", shape=box];' in dot  # the primal gates stay plain
+    assert re.search(r"n3 -> n8 \[style=dotted\];", dot)  # a wire that carries only a shape
+    mermaid = to_mermaid(circuits, run_values=values)
+    assert "style n5 fill:#fde0dc" in mermaid and "n4 -.-> n5" in mermaid
+    local = 0.19661193324148185  # σ(1)(1 - σ(1)), the sigmoid neuron's local gradient
+    assert values["sigmoid neuron"]["df/dw0"] == pytest.approx(-local, rel=1e-15)
+    assert values["sigmoid neuron"]["df/dx1"] == pytest.approx(-3 * local, rel=1e-15)

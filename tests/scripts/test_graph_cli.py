@@ -138,3 +138,26 @@ def test_a_bad_config_exits_2_with_the_key(tmp_path: Path, capsys: pytest.Captur
     code = graph_script.main(["--example", "circuit", "--out", str(tmp_path / "no" / "dir.md")])
     assert code == 2
     assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path / 'no' / 'dir.md'}")
+
+
+def test_the_trace_example_prints_the_lectures_three_tables() -> None:
+    done = run("--example", "trace")
+    assert (done.returncode, done.stderr) == (0, "")
+    for row in [
+        "| v3 | v0 × v1 | 10 |",
+        "| v6 | v5 − v4 | 11.65 |",
+        "| v̇3 | v̇0 × v1 + v0 × v̇1 | 5 |",
+        "| v̇6 | v̇5 − v̇4 | 5.5 |",
+        "| v̄4 | −v̄6 | -1 |",
+        "| v̄1 | v̄4 × cos(v1) + v̄3 × v0 | 1.716 |",
+        "| v̄0 | v̄3 × v1 + v̄2 / v0 | 5.5 |",
+    ]:
+        assert row + "\n" in done.stdout
+
+
+def test_the_circuit_example_with_gradients_draws_the_adjoint_nodes() -> None:
+    done = run("--example", "circuit", "--gradients", "--format", "dot")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert '[label="df/dy\\nsum_like\\n= -4", shape=box, style=filled' in done.stdout
+    refused = run("--example", "trace", "--gradients")
+    assert refused.returncode == 2 and "--gradients goes with --example circuit" in refused.stderr
