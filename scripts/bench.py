@@ -329,6 +329,48 @@ def _torch_gradchecks(layer: object, x: np.ndarray) -> dict[str, Callable[[], ob
     }
 
 
+def bench_gradient_graphs(repeats: int = 40, seed: int = 0) -> dict[str, float]:
+    """Gradient graphs of the medium MLP's loss (float32), each timed right after a
+    `forward` + `backward` of the same graph; median over repeats of the time ratios:
+    all param gradients as adjoint nodes (`run`), and a Hessian-vector product over all
+    params both ways (forward-over-reverse, reverse-over-reverse)."""
+    from gategraph.experiments.build import build
+    from gategraph.experiments.sanity import model_with_loss
+    from gategraph.models.autodiff import hvp_nodes
+
+    sizes, batch = WORKLOADS["medium"]
+    experiment = build(bench_config(sizes, seed))
+    graph, labels = model_with_loss(experiment.model, experiment.loss)
+    loss, wrt = graph.output_name, list(graph.params())
+    grads = graph.gradients(loss, wrt)
+    x, y = _batches(sizes, batch, seed)[0]
+    feeds = {"x": x, labels: y}
+    rng = np.random.default_rng(seed)
+    runs: dict[str, Callable[[], object]] = {
+        "forward + backward": lambda: (graph.forward(**feeds), graph.backward()),
+        "gradient graph, all params": lambda: graph.run([grads[w] for w in wrt], **feeds),
+    }
+    for mode in ("forward-over-reverse", "reverse-over-reverse"):
+        outs, inputs = hvp_nodes(graph, loss, wrt, mode)
+        vectors = {
+            inputs[w]: rng.standard_normal(p.value.shape).astype(np.float32)
+            for w, p in graph.params().items()
+        }
+        runs[f"HVP, all params, {mode}"] = functools.partial(
+            graph.run, list(outs.values()), **feeds, **vectors
+        )
+    ratios: dict[str, list[float]] = {name: [] for name in runs}
+    for k in range(repeats + 2):
+        times = {}
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name] = time.perf_counter() - start
+        for name in runs if k >= 2 else ():  # two warm-up rounds
+            ratios[name].append(times[name] / times["forward + backward"])
+    return {name: statistics.median(r) for name, r in ratios.items()}
+
+
 def child_memory(framework: str, seed: int) -> None:
     """Run every workload a few steps under one framework; print peak RSS in MiB."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -348,6 +390,13 @@ def child_memory(framework: str, seed: int) -> None:
 def _child_gradcheck() -> dict:
     """The checker timings in a fresh process, away from the workloads' thread pools."""
     cmd = [sys.executable, __file__, "--child-gradcheck"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _child_autodiff(repeats: int) -> dict:
+    """The gradient-graph ratios in a fresh process, away from the workloads' thread pools."""
+    cmd = [sys.executable, __file__, "--child-autodiff", "--rounds", str(repeats)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -381,7 +430,7 @@ def startup(repeats: int = 5) -> dict:
     return out
 
 
-def markdown(results: dict, mem: dict, start: dict, checks: dict) -> str:
+def markdown(results: dict, mem: dict, start: dict, checks: dict, autodiff: dict) -> str:
     lines = [
         "| workload | framework | steps/s median (min-max) | ratio to reference | "
         "fraction of GEMM ceiling |",
@@ -412,6 +461,13 @@ def markdown(results: dict, mem: dict, start: dict, checks: dict) -> str:
             "| --- | ---: |",
         ]
         lines += [f"| {name} | {r['ms']:.2f} |" for name, r in checks.items()]
+    if autodiff:
+        lines += [
+            "",
+            "| medium MLP loss, float32 | time / (forward + backward) |",
+            "| --- | ---: |",
+        ]
+        lines += [f"| {name} | {ratio:.2f} |" for name, ratio in autodiff.items()]
     return "\n".join(lines)
 
 
@@ -426,6 +482,8 @@ def main() -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
     parser.add_argument("--no-gradcheck", action="store_true", help="skip the checker timings")
     parser.add_argument("--no-conv", action="store_true", help="skip the conv workload")
+    parser.add_argument("--no-autodiff", action="store_true", help="skip the gradient-graph ratios")
+    parser.add_argument("--child-autodiff", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", help=argparse.SUPPRESS)
     parser.add_argument("--child-gradcheck", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -438,6 +496,9 @@ def main() -> int:
         return 0
     if args.child_gradcheck:
         print(json.dumps(bench_gradcheck()))
+        return 0
+    if args.child_autodiff:
+        print(json.dumps(bench_gradient_graphs(args.rounds)))
         return 0
     if args.quick:
         args.rounds, args.seconds = 3, 0.1
@@ -453,11 +514,13 @@ def main() -> int:
     start = startup()
     checks = {} if args.no_gradcheck else _child_gradcheck()
     conv = None if args.no_conv else run_conv(repeats=args.rounds, block=3)
+    autodiff = {} if args.no_autodiff else _child_autodiff(5 * args.rounds)
     if args.json:
         report = {"workloads": results, "memory_mib": mem, "startup_s": start, "gradcheck": checks}
+        report["gradient_graphs"] = autodiff
         print(json.dumps({**report, "conv": conv}, indent=2))
     else:
-        print(markdown(results, mem, start, checks))
+        print(markdown(results, mem, start, checks, autodiff))
         if conv is not None:
             print(f"\n{conv_table(conv)}")
     return 0

@@ -25,6 +25,9 @@ def test_bench_reports_every_framework_with_ratios_to_the_same_run_reference() -
         assert abs(row["ratio_to_reference"] - ratio) < 1e-12
     assert set(report["startup_s"]) == {"import", "train.py --help"}
     assert {"gategraph full", "gategraph sparse (k=10)"} <= set(report["gradcheck"])
+    ratios = report["gradient_graphs"]
+    assert ratios["forward + backward"] == 1.0 and len(ratios) == 4
+    assert all(ratio > 0 for ratio in ratios.values())
 
 
 def test_bench_refuses_an_unknown_workload() -> None:
