@@ -6,8 +6,8 @@ import numpy as np
 from numpy.random import Generator
 
 from gategraph.core.checks import check_number
-from gategraph.layers.base import LAYERS, Layer
-from gategraph.layers.elementwise import as_float
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Multiply, as_float
 
 
 @LAYERS.register("dropout")
@@ -74,6 +74,56 @@ class Dropout(Layer):
         mask = self._mask
         return np.multiply(dout, mask, out=self._buffer("dx", mask.shape, mask.dtype))
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(Multiply(), dout, g.add(DropoutMask(self), out))
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(Multiply(), tangents[0], g.add(DropoutMask(self), out))
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls(0.5, rng=rng).freeze(), rng.standard_normal((4, 5))
+
+
+@LAYERS.register("dropout_mask")
+class DropoutMask(Layer):
+    """out = the mask a Dropout gate multiplies by (mask / (1 - p)): ones in eval mode, the
+    frozen mask while frozen; a training Dropout that is not frozen draws a new mask every run,
+    so its gradient graph refuses to run (RuntimeError) rather than use another mask.
+    out_of_dropout: that gate's output (read for its shape: the gate runs first).  Backward: 0.
+    """
+
+    shape_inputs = (0,)
+    _shape: tuple[int, ...] | None = None
+
+    def __init__(self, dropout: Dropout) -> None:
+        super().__init__()
+        if not isinstance(dropout, Dropout):
+            raise TypeError(f"DropoutMask needs a Dropout gate, got {type(dropout).__name__}")
+        self.dropout = dropout
+
+    def forward(self, out_of_dropout: np.ndarray) -> np.ndarray:
+        like = np.asarray(out_of_dropout)
+        self._shape = like.shape
+        if not self.dropout.training:
+            return np.ones(like.shape, like.dtype)
+        if self.dropout._frozen_mask is None:
+            raise RuntimeError(
+                "Dropout in training mode draws a new mask every run, so its gradient graph "
+                "would use another one: freeze() it (or use eval mode) before running gradients"
+            )
+        return self.dropout._frozen_mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.zeros(self._cached(self._shape))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return None
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
+        dropout, x = Dropout.example(rng)
+        return cls(dropout), dropout.forward(x)

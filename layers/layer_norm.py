@@ -5,7 +5,9 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from gategraph.core.params import Param
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.elementwise import Divide, Multiply, Power, Shift, Subtract, sum_nodes
+from gategraph.layers.shape import BroadcastLike, Count, Sum, SumLike
 
 
 @LAYERS.register("layer_norm")
@@ -72,9 +74,47 @@ class LayerNorm(Layer):
         dx *= inv_std
         return dx
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, gamma, beta = inputs
+        x_hat, inv_std = self._normalized(g, x)
+        dx = _project(g, x, x_hat, inv_std, g.add(Multiply(), dout, gamma))
+        dgamma = g.add(SumLike(), g.add(Multiply(), dout, x_hat), gamma)
+        return dx, dgamma, g.add(SumLike(), dout, beta)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, gamma, _), (tx, tgamma, tbeta) = inputs, tangents
+        x_hat, inv_std = self._normalized(g, x)
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(Multiply(), _project(g, x, x_hat, inv_std, tx), gamma),
+            None if tgamma is None else g.add(Multiply(), x_hat, tgamma),
+            None if tbeta is None else g.add(BroadcastLike(), tbeta, out),
+        )
+
+    def _normalized(self, g: Builder, x: str) -> tuple[str, str]:
+        """x̂ and 1 / sqrt(var + eps) (broadcast like x), as nodes."""
+        centered = g.add(Subtract(), x, _mean(g, x, x))
+        var = _mean(g, g.add(Multiply(), centered, centered), x)
+        inv_std = g.add(Power(-0.5), g.add(Shift(self.eps), var))
+        return g.add(Multiply(), centered, inv_std), inv_std
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         layer = cls(5, dtype=np.float64)
         layer.params["gamma"].value[...] = rng.uniform(0.5, 1.5, 5)
         layer.params["beta"].value[...] = rng.standard_normal(5)
         return layer, rng.standard_normal((2, 3, 5))
+
+
+def _mean(g: Builder, v: str, x: str) -> str:
+    """The mean of v over the last axis, broadcast back like x, as nodes."""
+    total = g.add(Divide(), g.add(Sum(axis=-1), v), g.add(Count(axis=-1), x))
+    return g.add(BroadcastLike(axis=-1), total, x)
+
+
+def _project(g: Builder, x: str, x_hat: str, inv_std: str, v: str) -> str:
+    """(v - mean(v) - x̂ mean(v x̂)) / sqrt(var + eps): the normalization's Jacobian (symmetric)
+    times v, as nodes."""
+    along = g.add(Multiply(), x_hat, _mean(g, g.add(Multiply(), v, x_hat), x))
+    centered = g.add(Subtract(), g.add(Subtract(), v, _mean(g, v, x)), along)
+    return g.add(Multiply(), centered, inv_std)

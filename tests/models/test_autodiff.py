@@ -201,3 +201,34 @@ def test_the_gradient_graph_of_a_loss_equals_backward() -> None:
     for w, value in zip(wrt, values, strict=True):
         np.testing.assert_allclose(value, g.params()[w].grad, rtol=1e-12, atol=1e-15)
     assert ReLU  # the MLP uses tanh here (smooth: a clean second derivative)
+
+
+def test_a_dropout_gradient_uses_the_frozen_mask_and_refuses_a_fresh_one() -> None:
+    from gategraph.layers.dropout import Dropout
+
+    g = ComputationalGraph()
+    drop = Dropout(0.5, rng=np.random.default_rng(0))
+    g.add(Sum(), g.add(drop, g.input("x"), name="drop"), name="f")
+    dx = g.gradients("f", ["x"])["x"]
+    x = np.ones((3, 4))
+    with pytest.raises(RuntimeError, match=r"^Dropout in training mode draws a new mask every "):
+        g.run(dx, x=x)
+    drop.freeze()
+    masked = g.run("drop", x=x)
+    assert np.array_equal(g.run(dx, x=x), masked)  # d Σ(x * mask) / dx = mask, the same one
+    drop.eval()
+    assert np.array_equal(g.run(dx, x=x), np.ones((3, 4)))
+
+
+def test_layer_norm_second_derivatives_pass_the_gradient_checker() -> None:
+    from gategraph.layers.layer_norm import LayerNorm
+
+    rng = np.random.default_rng(0)
+    g = ComputationalGraph()
+    norm = LayerNorm(4, dtype=np.float64)
+    norm.params["gamma"].value[...] = rng.uniform(0.5, 1.5, 4)
+    h = g.add(Tanh(), g.add(norm, g.input("x"), name="norm"))
+    g.add(Sum(), g.add(Multiply(), h, h), name="f")
+    dx = g.gradients("f", ["x"])["x"]
+    g.add(Sum(), g.add(Multiply(), dx, dx), name="penalty")
+    check_graph(g, {"x": rng.standard_normal((3, 4))}, rng)

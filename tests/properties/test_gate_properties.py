@@ -257,6 +257,12 @@ def labels_and_scores(draw: st.DrawFn, name: str, values: Values) -> Case:
     return LAYERS.get(name)(), (y.astype(np.float64), scores)[:: 1 if name == "one_hot" else -1]
 
 
+def dropout_mask(case: Case) -> Case:
+    """The mask of a frozen dropout after its forward, read as a gate."""
+    layer, (x,) = case
+    return LAYERS.get("dropout_mask")(layer.freeze()), (layer.forward(x),)
+
+
 @st.composite
 def read_param(draw: st.DrawFn) -> Case:
     value = draw(shapes().flatmap(floats()))
@@ -308,6 +314,7 @@ GATES: dict[str, st.SearchStrategy[Case]] = {
     "shift": unary("shift", floats(), offset=st.floats(-10, 10)),
     "step": unary("step", signed(0.25, 3.0), low=st.floats(0.0, 0.99)),
     "read_param": read_param(),
+    "dropout_mask": dropout().map(dropout_mask),
 }
 
 
