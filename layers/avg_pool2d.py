@@ -5,7 +5,7 @@ import math
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
 from gategraph.layers.im2col import as_tuple, at_offset, offsets, output_size
 
 
@@ -51,6 +51,53 @@ class AvgPool2D(Layer):
             view += share  # overlapping windows (stride < pool) add up
         return dx
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(AvgUnpool2D(self), dout, inputs[0])
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(AvgPool2D(self.pool, self.stride), tangents[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         return cls((2, 3), stride=(1, 2)), rng.standard_normal((2, 2, 5, 4))
+
+
+@LAYERS.register("avg_unpool2d")
+class AvgUnpool2D(Layer):
+    """out = the adjoint of an AvgPool2D (its backward as a gate): every element of a window
+    gets x[n, c, i, j] / (ph·pw), added up where windows overlap.  x: the pool's output shape,
+    like: its input (read for the shape), out: like's shape.  Backward: dx = AvgPool2D(dout).
+    """
+
+    n_inputs = 2
+    shape_inputs = (1,)
+    _like_shape: tuple[int, ...] | None = None
+
+    def __init__(self, pool: AvgPool2D) -> None:
+        super().__init__()
+        self.pool = AvgPool2D(pool.pool, pool.stride)
+
+    def forward(self, x: np.ndarray, like: np.ndarray) -> np.ndarray:
+        self.pool.forward(like)  # sizes the pool for `like` (and checks x's shape below)
+        self._like_shape = np.shape(like)
+        out = self.pool.backward(x)
+        self.pool.clear_cache()
+        return out.copy()
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        like_shape = self._cached(self._like_shape)
+        pooled = self.pool.forward(dout).copy()
+        self.pool.clear_cache()
+        return pooled, np.zeros(like_shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(AvgPool2D(self.pool.pool, self.pool.stride), dout), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        t = tangents[0]
+        return None if t is None else g.add(AvgUnpool2D(self.pool), t, inputs[1])
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        pool, x = AvgPool2D.example(rng)
+        return cls(pool), (rng.standard_normal(pool.forward(x).shape), x)

@@ -6,7 +6,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
 from gategraph.layers.im2col import as_tuple, at_offset, offsets, output_size
 
 
@@ -65,7 +65,97 @@ class MaxPool2D(Layer):
             view += routed  # overlapping windows (stride < pool) add up
         return dx
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(MaxUnpool(self), dout, inputs[0])
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return g.add(MaxGather(self), tangents[0], inputs[0])
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         values = rng.permutation(2 * 2 * 5 * 4) / 10.0  # distinct, 0.1 apart: no ties
         return cls((2, 3), stride=(1, 2)), values.reshape(2, 2, 5, 4)
+
+
+class _Routed(Layer):
+    """Base of the gates that route by the argmax of each pooling window of `x` (a max pool's
+    input): piecewise constant in x (its gradient is zero), linear in the other input."""
+
+    n_inputs = 2
+    _x_shape: tuple[int, ...] | None = None
+
+    def __init__(self, pool: MaxPool2D) -> None:
+        super().__init__()
+        self.pool = type(pool)(pool.pool, pool.stride)  # MaxPool2D or MaxPool1D
+
+    def _argmax(self, x: np.ndarray) -> np.ndarray:
+        self.pool.forward(x)
+        self._x_shape = np.shape(x)
+        return self.pool._argmax
+
+    def _zeros(self) -> np.ndarray:
+        return np.zeros(self._cached(self._x_shape))
+
+
+@LAYERS.register("max_unpool")
+class MaxUnpool(_Routed):
+    """out = a max pool's backward as a gate: v[n, c, i, j] goes to the argmax of window
+    (i, j) of x, added up where windows overlap.  v: the pool's output shape, x: its input,
+    out: x's shape.  Backward: dv = MaxGather(dout, x), dx = 0."""
+
+    def forward(self, v: np.ndarray, x: np.ndarray) -> np.ndarray:
+        self._argmax(x)
+        return self.pool.backward(v).copy()
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zeros = self._zeros()
+        return _gather(self.pool, dout), zeros
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(MaxGather(self.pool), dout, inputs[1]), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        t = tangents[0]
+        return None if t is None else g.add(MaxUnpool(self.pool), t, inputs[1])
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        pool, x = MaxPool2D.example(rng)
+        return cls(pool), (rng.standard_normal(pool.forward(x).shape), x)
+
+
+@LAYERS.register("max_gather")
+class MaxGather(_Routed):
+    """out[n, c, i, j] = v at the argmax of window (i, j) of x (a max pool's tangent).
+    v, x: the pool's input shape, out: its output shape.  Backward: dv = MaxUnpool(dout, x),
+    dx = 0."""
+
+    def forward(self, v: np.ndarray, x: np.ndarray) -> np.ndarray:
+        self._argmax(x)
+        return _gather(self.pool, v)
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._cached(self._x_shape)
+        return self.pool.backward(dout).copy(), self._zeros()
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return g.add(MaxUnpool(self.pool), dout, inputs[1]), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        t = tangents[0]
+        return None if t is None else g.add(MaxGather(self.pool), t, inputs[1])
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        pool, x = MaxPool2D.example(rng)
+        return cls(pool), (rng.standard_normal(x.shape), x)
+
+
+def _gather(pool: MaxPool2D, v: np.ndarray) -> np.ndarray:
+    """v at each window's argmax, after `pool` ran forward on the x that picks them."""
+    argmax = pool._cached(pool._argmax)
+    out = np.zeros(argmax.shape, v.dtype)
+    for k, offset in enumerate(offsets(pool.pool)):
+        view = at_offset(v, offset, pool.stride, argmax.shape[2:])
+        np.copyto(out, view, where=argmax == k)
+    return out

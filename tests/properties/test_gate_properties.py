@@ -264,6 +264,26 @@ def dropout_mask(case: Case) -> Case:
 
 
 @st.composite
+def spread_like(draw: st.DrawFn) -> Case:
+    like = draw(shapes(min_dims=3, max_dims=4, min_side=1).flatmap(floats()))
+    return LAYERS.get("spread_like")(), (draw(floats()(like.shape[:2])), like)
+
+
+def unpooled(name: str, pool_name: str, n: int) -> st.SearchStrategy[Case]:
+    """A pool's adjoint gates: v shaped like the pool's output (max_unpool, avg_unpool2d) or
+    input (max_gather), x its input with distinct values (no argmax ties)."""
+
+    @st.composite
+    def case(draw: st.DrawFn) -> Case:
+        gate, (x,) = draw(pool(pool_name, n, kinked=False))
+        x = draw(distinct(1 / GRID)(x.shape))
+        shape = x.shape if name == "max_gather" else gate.output_shape(x.shape)
+        return LAYERS.get(name)(gate), (draw(floats()(shape)), x)
+
+    return case()
+
+
+@st.composite
 def read_param(draw: st.DrawFn) -> Case:
     value = draw(shapes().flatmap(floats()))
     return LAYERS.get("read_param")(Param(value)), ()
@@ -315,6 +335,10 @@ GATES: dict[str, st.SearchStrategy[Case]] = {
     "step": unary("step", signed(0.25, 3.0), low=st.floats(0.0, 0.99)),
     "read_param": read_param(),
     "dropout_mask": dropout().map(dropout_mask),
+    "spread_like": spread_like(),
+    "avg_unpool2d": unpooled("avg_unpool2d", "avg_pool2d", 2),
+    "max_unpool": unpooled("max_unpool", "max_pool2d", 2),
+    "max_gather": unpooled("max_gather", "max_pool1d", 1),
 }
 
 
