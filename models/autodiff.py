@@ -473,6 +473,7 @@ def hvp(
 def hessian(graph: Any, of: str, wrt: Sequence[str], /, **feeds: Any) -> np.ndarray:
     """The dense Hessian of scalar `of` over `wrt` flattened and concatenated in order
     (n x n for n values in all; for small problems): one HVP per unit vector."""
+    hvp_nodes(graph, of, wrt)  # checks the names first
     params = graph.params()
     shapes = {w: np.shape(feeds[w]) if w in feeds else params[w].value.shape for w in wrt}
     sizes = [int(np.prod(s)) for s in shapes.values()]
