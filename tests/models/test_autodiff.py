@@ -232,3 +232,32 @@ def test_layer_norm_second_derivatives_pass_the_gradient_checker() -> None:
     dx = g.gradients("f", ["x"])["x"]
     g.add(Sum(), g.add(Multiply(), dx, dx), name="penalty")
     check_graph(g, {"x": rng.standard_normal((3, 4))}, rng)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradient_graphs_in_both_modes(training: bool) -> None:
+    from gategraph.layers.batch_norm import BatchNorm
+
+    rng = np.random.default_rng(0)
+    norm = BatchNorm(3, dtype=np.float64)
+    norm.params["gamma"].value[...] = rng.uniform(0.5, 1.5, 3)
+    norm.buffers["running_var"][...] = rng.uniform(0.5, 2.0, 3)
+    norm.train(training)
+    g = ComputationalGraph()
+    h = g.add(Tanh(), g.add(norm, g.input("x"), name="norm"))
+    g.add(Sum(), g.add(Multiply(), h, h), name="f")
+    wrt = ["x", "norm.gamma", "norm.beta"]
+    grads = g.gradients("f", wrt)
+    x = rng.standard_normal((4, 3, 2))
+    values = g.run([grads[w] for w in wrt], x=x)
+    g.forward(x=x)
+    backward = g.backward()
+    np.testing.assert_allclose(values[0], backward["x"], rtol=1e-12)
+    for w, value in zip(wrt[1:], values[1:], strict=True):
+        np.testing.assert_allclose(value, g.params()[w].grad, rtol=1e-12)
+    dx = grads["x"]
+    g.add(Sum(), g.add(Multiply(), dx, dx), name="penalty")
+    check_graph(g, {"x": x}, rng)
+    norm.train(not training)
+    with pytest.raises(RuntimeError, match=r"^this gradient graph was built with the BatchNorm"):
+        g.run(dx, x=x)

@@ -283,6 +283,12 @@ def unpooled(name: str, pool_name: str, n: int) -> st.SearchStrategy[Case]:
     return case()
 
 
+def running_stat(case: Case) -> Case:
+    norm, (x,) = case
+    like = np.zeros((1, x.shape[1], *(1,) * (x.ndim - 2)))
+    return LAYERS.get("running_stat")(norm, "scale"), (like,)
+
+
 @st.composite
 def read_param(draw: st.DrawFn) -> Case:
     value = draw(shapes().flatmap(floats()))
@@ -339,6 +345,13 @@ GATES: dict[str, st.SearchStrategy[Case]] = {
     "avg_unpool2d": unpooled("avg_unpool2d", "avg_pool2d", 2),
     "max_unpool": unpooled("max_unpool", "max_pool2d", 2),
     "max_gather": unpooled("max_gather", "max_pool1d", 1),
+    "feature_sum": shapes(min_dims=2, min_side=1)
+    .flatmap(floats())
+    .map(lambda x: (LAYERS.get("feature_sum")(), (x,))),
+    "batch_norm_mode": batch_norm().map(
+        lambda case: (LAYERS.get("batch_norm_mode")(case[0]), case[1])
+    ),
+    "running_stat": batch_norm().map(running_stat),
 }
 
 
