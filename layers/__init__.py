@@ -1,27 +1,100 @@
-"""Gates: every operation of gategraph, registered in LAYERS under its config name."""
+"""Gates: every operation of gategraph, registered in LAYERS under its config name.
+
+Every gate class is importable from here: `from gategraph.layers import Affine, ReLU, Add`.
+"""
 
 from gategraph.core.params import Param
-from gategraph.layers import (
-    affine,
-    avg_pool2d,
-    batch_norm,
-    conv1d,
-    conv2d,
-    dropout,
-    elementwise,
-    flatten,
-    global_avg_pool,
-    layer_norm,
-    leaky_relu,
-    max_pool1d,
-    max_pool2d,
-    read_param,
-    relu,
-    shape,
-    sigmoid,
-    softmax,
-    tanh,
+from gategraph.layers.affine import Affine
+from gategraph.layers.avg_pool2d import AvgPool2D
+from gategraph.layers.base import LAYERS, Builder, Layer
+from gategraph.layers.batch_norm import BatchNorm
+from gategraph.layers.conv1d import Conv1D
+from gategraph.layers.conv2d import Conv2D
+from gategraph.layers.dropout import Dropout
+from gategraph.layers.elementwise import (
+    Add,
+    Cos,
+    Divide,
+    Exp,
+    Log,
+    MatMul,
+    Max,
+    Multiply,
+    Negate,
+    Power,
+    Scale,
+    Shift,
+    Sin,
+    Step,
+    Subtract,
 )
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.flatten import Flatten
+from gategraph.layers.global_avg_pool import GlobalAvgPool
+from gategraph.layers.layer_norm import LayerNorm
+from gategraph.layers.leaky_relu import LeakyReLU
+from gategraph.layers.max_pool1d import MaxPool1D
+from gategraph.layers.max_pool2d import MaxPool2D
+from gategraph.layers.read_param import ReadParam
+from gategraph.layers.relu import ReLU
+from gategraph.layers.shape import (
+    BroadcastLike,
+    Count,
+    OneHot,
+    ReshapeLike,
+    Seed,
+    Sum,
+    SumLike,
+    Transpose,
+    ZerosLike,
+)
+from gategraph.layers.sigmoid import Sigmoid
+from gategraph.layers.softmax import Softmax
+from gategraph.layers.tanh import Tanh
 
-__all__ = ["LAYERS", "Layer", "Param"]
+__all__ = [
+    "LAYERS",
+    "Add",
+    "Affine",
+    "AvgPool2D",
+    "BatchNorm",
+    "BroadcastLike",
+    "Builder",
+    "Conv1D",
+    "Conv2D",
+    "Cos",
+    "Count",
+    "Divide",
+    "Dropout",
+    "Exp",
+    "Flatten",
+    "GlobalAvgPool",
+    "Layer",
+    "LayerNorm",
+    "LeakyReLU",
+    "Log",
+    "MatMul",
+    "Max",
+    "MaxPool1D",
+    "MaxPool2D",
+    "Multiply",
+    "Negate",
+    "OneHot",
+    "Param",
+    "Power",
+    "ReLU",
+    "ReadParam",
+    "ReshapeLike",
+    "Scale",
+    "Seed",
+    "Shift",
+    "Sigmoid",
+    "Sin",
+    "Softmax",
+    "Step",
+    "Subtract",
+    "Sum",
+    "SumLike",
+    "Tanh",
+    "Transpose",
+    "ZerosLike",
+]

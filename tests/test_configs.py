@@ -14,6 +14,14 @@ CONFIGS = sorted(
     for path in (Path(__file__).parents[1] / "configs").glob("*.yaml")
     if not path.stem.endswith("_sweep")
 )
+EXTRA_OF_DATASET = {"mnist1d": "mnist1d"}  # datasets made by an optional package
+
+
+def built(path: Path) -> object:
+    """`path` as a test case: one that builds data of an optional package needs its extra."""
+    extra = EXTRA_OF_DATASET.get(load_config(path)["data"]["name"])
+    marks = [pytest.mark.extra(extra)] if extra else []
+    return pytest.param(path, marks=marks, id=path.name)
 
 
 def test_the_shipped_configs_are_there() -> None:
@@ -22,7 +30,7 @@ def test_the_shipped_configs_are_there() -> None:
     assert expected | {"moons_mlp.yaml", "residual_mlp.yaml"} <= names
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+@pytest.mark.parametrize("path", [built(path) for path in CONFIGS])
 def test_config_builds(path: Path) -> None:
     config = load_config(path)
     exp = build(config)

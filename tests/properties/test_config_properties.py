@@ -11,6 +11,7 @@ registry names swapped, `--set` overrides). Each is written as YAML and read bac
 
 import copy
 import functools
+import importlib.util
 import inspect
 import math
 from pathlib import Path
@@ -42,8 +43,16 @@ Key = tuple[str | int, ...]
 Config = dict[str, Any]
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SHIPPED = [  # training configs: a sweep file (base, space, ...) has no model
-    path for path in sorted(CONFIGS.glob("*.yaml")) if "model" in yaml.safe_load(path.read_text())
+TRAINING = {  # training configs (a sweep file, base + space, has no model): path -> dataset
+    path: text["data"]["name"]
+    for path in sorted(CONFIGS.glob("*.yaml"))
+    if "model" in (text := yaml.safe_load(path.read_text()))
+}
+EXTRA_OF_DATASET = {"mnist1d": "mnist1d"}  # datasets made by an optional package
+SHIPPED = [  # sampled: without its extra, a config could only fail with "not installed"
+    path
+    for path, dataset in TRAINING.items()
+    if dataset not in EXTRA_OF_DATASET or importlib.util.find_spec(dataset) is not None
 ]
 MORE = settings(max_examples=2 * settings.default.max_examples)  # builds are cheap
 SHIPPED_EACH = settings(max_examples=len(SHIPPED) * settings.default.max_examples)
@@ -559,6 +568,18 @@ def test_corrupted_drawn_configs_build_or_fail_with_a_config_error(
     folder: Path, config: Config
 ) -> None:
     loaded(written(folder, config))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(path, id=path.name, marks=[pytest.mark.extra(EXTRA_OF_DATASET[dataset])])
+        for path, dataset in TRAINING.items()
+        if dataset in EXTRA_OF_DATASET
+    ],
+)
+def test_shipped_configs_of_an_extra_are_sampled_when_it_is_installed(path: Path) -> None:
+    assert path in SHIPPED
 
 
 @SHIPPED_EACH
