@@ -160,6 +160,7 @@ def _row(
         ok=bool(np.all(errors[counted] <= opts.rtol)),
         kinks=rechecked[0],
         refined=rechecked[1],
+        failed=int(np.count_nonzero(errors[counted] > opts.rtol)),
     )
 
 

@@ -9,7 +9,8 @@ class TensorRow:
 
     `max_error` is the worst floored relative error |a - n| / max(|a| + |n|, atol / rtol) over
     the coordinates (modes full, sparse) or directions (mode fast) checked, kinks inside their
-    bracket left out; `index` is the worst coordinate (None in mode fast, see `where`).
+    bracket left out; `failed` counts those beyond the tolerance (the report says "FAIL (n of
+    checked)"); `index` is the worst coordinate (None in mode fast, see `where`).
     `refined` lists the coordinates (or directions) that failed at step h and passed on a
     refined estimate (Richardson or step h/16): their `numeric` is that estimate.
     """
@@ -26,6 +27,7 @@ class TensorRow:
     ok: bool
     kinks: int = 0
     refined: tuple[str, ...] = ()
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ _HEADER = ("tensor", "shape", "checked", "max rel err", "worst", "analytic", "nu
 
 
 def _cells(row: TensorRow) -> tuple[str, ...]:
-    verdict = "ok" if row.ok else "FAIL"
+    verdict = "ok" if row.ok else f"FAIL ({row.failed} of {row.checked})"
     compared = row.where != "-"  # "-": every coordinate was a kink, or the tensor is empty
     analytic = f"{row.analytic:.9g}" if compared else "-"
     numeric = f"{row.numeric:.9g}" if compared else "-"

@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from _cli import Parser, non_negative_int, positive_int  # noqa: E402
 from bench_conv import run as run_conv  # noqa: E402
 from bench_conv import table as conv_table  # noqa: E402
 from bench_reference import GemmCeiling, ReferenceMLP  # noqa: E402
@@ -39,6 +40,7 @@ WORKLOADS = {  # name: (layer sizes, batch)
     "large": ((784, 2048, 2048, 10), 512),
 }
 LR, MOMENTUM, WEIGHT_DECAY, N_BATCHES = 1e-2, 0.9, 1e-4, 8
+BLAS_DEFAULTS = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE"  # this machine's BLAS, unpinned
 
 
 def gategraph_step(sizes: tuple[int, ...], batch: int, seed: int) -> tuple[Callable, list]:
@@ -472,11 +474,20 @@ def markdown(results: dict, mem: dict, start: dict, checks: dict, autodiff: dict
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(
+        prog="bench.py",
+        description=__doc__.splitlines()[0],
+        examples=[
+            f"{BLAS_DEFAULTS} python scripts/bench.py",
+            f"{BLAS_DEFAULTS} python scripts/bench.py --quick --workloads tiny,small --json",
+        ],
+    )
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=positive_int, default=7, help="timed rounds per workload")
     parser.add_argument("--seconds", type=float, default=0.3, help="length of one timed block")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the weights and batches"
+    )
     parser.add_argument("--quick", action="store_true", help="3 rounds of 0.1 s blocks")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS processes")
@@ -504,10 +515,7 @@ def main() -> int:
         args.rounds, args.seconds = 3, 0.1
     names = [w for w in args.workloads.split(",") if w]
     if unknown := [w for w in names if w not in WORKLOADS]:
-        print(
-            f"bench.py: unknown workloads {unknown}; valid: {', '.join(WORKLOADS)}", file=sys.stderr
-        )
-        return 2
+        parser.error(f"--workloads: unknown {unknown}; valid: {', '.join(WORKLOADS)}")
     results = {w: bench_workload(w, args.rounds, args.seconds, args.seed) for w in names}
     frameworks = list(next(iter(results.values())))
     mem = {} if args.no_memory else memory(frameworks, args.seed)

@@ -13,16 +13,21 @@ ratio is reference time / gategraph time (above 1: gategraph is faster). Outputs
 are cross-checked first. `run()` returns the numbers as a dict for scripts/bench.py.
 """
 
-import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, positive_int  # noqa: E402
 
 WORKLOAD = {"batch": 64, "in_channels": 32, "out_channels": 64, "size": 32}  # 3x3 kernel, pad 1
 CHUNK = 2  # samples per dx chunk: dcols for 2 samples (2.4 MB) stays in cache
@@ -234,9 +239,16 @@ def table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15, help="rounds (default 15)")
-    parser.add_argument("--block", type=int, default=3, help="calls per timed block (default 3)")
+    parser = Parser(
+        prog="bench_conv.py",
+        description=__doc__.splitlines()[0],
+        examples=[
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_conv.py",
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_conv.py --json",
+        ],
+    )
+    parser.add_argument("--repeats", type=positive_int, default=15, help="timed rounds")
+    parser.add_argument("--block", type=positive_int, default=3, help="calls per timed block")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     result = run(args.repeats, block=args.block)

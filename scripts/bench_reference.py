@@ -4,10 +4,22 @@ Both mirror one gategraph training step: forward through Affine/ReLU layers, mea
 cross-entropy, backward, SGD with momentum (torch convention) and weight decay on weights.
 The reference is written the way a careful person writes NumPy by hand: explicit
 `np.matmul(..., out=)` into preallocated buffers, in-place bias, ReLU, softmax and updates, a
-Python loop over layers and over parameters.
+Python loop over layers and over parameters. Run alone, it times both on one MLP.
 """
 
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
+
+if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
+    sys.path.append(SCRIPTS)
+from _cli import Parser, non_negative_int, positive_int  # noqa: E402
+
+STEP = {"lr": 1e-2, "momentum": 0.9, "weight_decay": 1e-4}  # as scripts/bench.py's step
 
 
 class ReferenceMLP:
@@ -104,3 +116,57 @@ class GemmCeiling:
                 np.matmul(d, self.W[i].T, out=self.dh[i - 1])
                 d = self.dh[i - 1]
         return 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(
+        prog="bench_reference.py",
+        description="Time the benchmark's hand-written NumPy training step and its GEMM-only "
+        "ceiling on one MLP (He-initialized, float32, one fixed batch). scripts/bench.py runs "
+        "both beside gategraph, the way to compare them.",
+        examples=[
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_reference.py",
+            "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/bench_reference.py "
+            "--sizes 784,512,256,10 --batch 128",
+        ],
+    )
+    parser.add_argument(
+        "--sizes", type=_sizes, default="64,128,10", help="layer widths, input first"
+    )
+    parser.add_argument("--batch", type=positive_int, default=64, help="samples per step")
+    parser.add_argument("--steps", type=positive_int, default=200, help="timed steps of each")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, batch")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    weights = [
+        ((rng.standard_normal((m, n)) * np.sqrt(2 / m)).astype(np.float32), np.zeros(n, np.float32))
+        for m, n in zip(args.sizes[:-1], args.sizes[1:], strict=True)
+    ]
+    x = rng.standard_normal((args.batch, args.sizes[0])).astype(np.float32)
+    y = rng.integers(0, args.sizes[-1], args.batch)
+    steps = {
+        "numpy-reference": ReferenceMLP(weights, args.batch, **STEP).step,
+        "gemm-ceiling": GemmCeiling(weights, args.batch).step,
+    }
+    for name, step in steps.items():
+        print(f"{name}: {steps_per_second(step, x, y, args.steps):,.1f} steps/s")
+    return 0
+
+
+def steps_per_second(step: Callable, x: np.ndarray, y: np.ndarray, steps: int) -> float:
+    step(x, y)  # the first call touches every buffer: not timed
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(x, y)
+    return steps / (time.perf_counter() - start)
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    sizes = tuple(positive_int(part) for part in text.split(","))
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"needs two widths or more, like 64,128,10, got {text!r}")
+    return sizes
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,11 +29,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
         prog="evaluate.py",
         description="Print loss, accuracy and a confusion matrix of a run's checkpoint.",
-        epilog="example: python scripts/evaluate.py --run runs/mlp --checkpoint last --split val",
+        examples=[
+            "python scripts/evaluate.py --run runs/mlp",
+            "python scripts/evaluate.py --run runs/mlp --checkpoint last --split val",
+        ],
     )
     parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="a run folder")
     parser.add_argument(
-        "--checkpoint", choices=("best", "last"), default="best", help="default: best"
+        "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint"
     )
     parser.add_argument("--data", type=Path, metavar="FILE", help="a .npz (X, y) or .csv file")
     parser.add_argument("--label", metavar="COLUMN", help="label column of a .csv (default: last)")

@@ -41,20 +41,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
         prog="graph.py",
         description="Draw a graph with values and gradients on its wires (Mermaid, DOT, PNG).",
-        epilog="example: python scripts/graph.py --example circuit --format dot",
+        examples=[
+            "python scripts/graph.py --example circuit",
+            "python scripts/graph.py --example circuit --gradients",
+            "python scripts/graph.py --example trace",
+            "python scripts/graph.py --example circuit --format dot --out docs/circuit.dot",
+            "python scripts/graph.py --config configs/mlp.yaml",
+            "python scripts/graph.py --config configs/mlp.yaml --format png --out mlp.png",
+        ],
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", type=Path, metavar="FILE", help="draw this config's model")
     source.add_argument("--example", choices=EXAMPLES, help="draw a worked example")
     add_overrides(parser, "override a config key, e.g. model.layers[0].out_dim=10 (repeatable)")
-    parser.add_argument("--format", choices=FORMATS, default="mermaid", help="default: mermaid")
+    parser.add_argument("--format", choices=FORMATS, default="mermaid", help="output format")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
-    parser.add_argument("--batch", type=int, default=4, help="samples run through (default 4)")
+    parser.add_argument("--batch", type=int, default=4, help="samples run through")
     parser.add_argument("--structure", action="store_true", help="do not run: structure only")
     parser.add_argument(
         "--gradients", action="store_true", help="circuit: add its gradient nodes (adjoints)"
     )
-    parser.add_argument("--precision", type=int, default=4, help="significant digits (4)")
+    parser.add_argument("--precision", type=int, default=4, help="significant digits")
     args = parser.parse_args(argv)
     if args.format == "png" and args.out is None:
         parser.error("--format png needs --out FILE.png")

@@ -25,14 +25,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(
         prog="plot.py",
         description="Write curves.png and (2-D data) decision_boundary.png for a run folder.",
-        epilog="example: python scripts/plot.py --run runs/mlp",
+        examples=["python scripts/plot.py --run runs/mlp"],
     )
     parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="a run folder")
     parser.add_argument(
         "--checkpoint",
         choices=("best", "last"),
         default="best",
-        help="weights of the decision regions (default: best)",
+        help="weights of the decision regions",
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="where the PNGs go (default: the run folder)"

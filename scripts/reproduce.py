@@ -48,13 +48,24 @@ PAPERS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="reproduce.py", description=__doc__.splitlines()[0])
-    parser.add_argument("paper", choices=sorted(PAPERS), help="which paper's table to reproduce")
+    parser = Parser(
+        prog="reproduce.py",
+        description=__doc__.splitlines()[0],
+        examples=[
+            "python scripts/reproduce.py mnist1d",
+            "python scripts/reproduce.py mnist1d --set train.epochs=5 --out runs/quick",
+        ],
+    )
+    papers = ", ".join(sorted(PAPERS))
+    parser.add_argument("paper", nargs="?", help=f"which paper's table to reproduce: {papers}")
     add_overrides(parser, "override a key in every config, e.g. train.epochs=5 (repeatable)")
     parser.add_argument(
-        "--out", type=Path, default=Path("runs"), metavar="DIR", help="where the runs go (runs)"
+        "--out", type=Path, default=Path("runs"), metavar="DIR", help="where the runs go"
     )
     args = parser.parse_args(argv)
+    if args.paper not in PAPERS:
+        said = "" if args.paper is None else f", got {args.paper!r}"
+        parser.error(f"name the paper whose table to reproduce: {papers}{said}")
     rows = []
     try:
         for entry in PAPERS[args.paper]:

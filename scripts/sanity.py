@@ -25,13 +25,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="sanity.py",
         description="Sanity checks before training: initial loss, overfitting a tiny subset, "
         "a gradient check of the whole model.",
-        epilog="example: python scripts/sanity.py --config configs/mlp.yaml",
+        examples=["python scripts/sanity.py --config configs/mlp.yaml"],
     )
     parser.add_argument("--config", type=Path, metavar="FILE", required=True, help="YAML config")
     add_overrides(parser)
-    parser.add_argument("--examples", type=int, default=20, help="samples to overfit (20)")
-    parser.add_argument("--steps", type=int, default=200, help="step budget to overfit (200)")
-    parser.add_argument("--burn-in", type=int, default=10, help="steps before the gradcheck (10)")
+    parser.add_argument("--examples", type=int, default=20, help="samples to overfit")
+    parser.add_argument("--steps", type=int, default=200, help="step budget to overfit")
+    parser.add_argument("--burn-in", type=int, default=10, help="steps before the gradcheck")
     args = parser.parse_args(argv)
     if args.examples < 1 or args.steps < 1 or args.burn_in < 0:
         parser.error(

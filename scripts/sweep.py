@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if (SCRIPTS := str(Path(__file__).resolve().parent)) not in sys.path:  # loaded by file path
     sys.path.append(SCRIPTS)
-from _cli import fail
+from _cli import Parser, fail, positive_int
 
 if TYPE_CHECKING:  # the heavy modules load only after argparse, so --help stays fast
     from gategraph.sweeps.spec import Sweep
@@ -32,41 +32,45 @@ THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sweep.py",
         description="Search a training config's hyper-parameters with Optuna; every trial is a "
         "run folder inside the sweep folder.",
-        epilog="example: python scripts/sweep.py --config configs/spiral_sweep.yaml --workers 2",
+        examples=[
+            "python scripts/sweep.py --config configs/spiral_sweep.yaml --workers 2",
+            "python scripts/sweep.py --config configs/spiral_sweep.yaml --storage postgresql://user@host/db",
+            "python scripts/sweep.py --report runs/spiral_sweep",
+        ],
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="the sweep config (YAML)")
     parser.add_argument("--report", type=Path, metavar="DIR", help="print DIR's leaderboard")
     parser.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=_cores(),
         metavar="N",
         help="worker processes on this machine (default: the number of cores, here %(default)s)",
     )
-    parser.add_argument("--trials", type=_positive, metavar="N", help="replaces the config's")
+    parser.add_argument(
+        "--trials", type=positive_int, metavar="N", help="trials in all (default: the config's)"
+    )
     parser.add_argument(
         "--storage",
         metavar="URL",
         help="a database shared by many machines, e.g. postgresql://user@host/db "
         "(default: the journal file DIR/study.journal)",
     )
-    parser.add_argument("--out", type=Path, metavar="DIR", help="default: runs/<sweep name>")
-    parser.add_argument("--top", type=_positive, default=10, metavar="K", help="rows printed")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="the sweep folder (default: runs/<sweep name>)"
+    )
+    parser.add_argument(
+        "--top", type=positive_int, default=10, metavar="K", help="leaderboard rows printed"
+    )
     parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)  # set for children
     args = parser.parse_args(argv)
     if (args.config is None) == (args.report is None):
         parser.error("give --config FILE to run a sweep, or --report DIR to see one")
     return args
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return int(text)
 
 
 def _cores() -> int:

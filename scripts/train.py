@@ -33,7 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="train.py",
         description="Train a model from a YAML config; writes a run folder (config.yaml, "
         "metrics.jsonl, metrics.csv, checkpoints/best.npz and last.npz, summary.json).",
-        epilog="example: python scripts/train.py --config configs/mlp.yaml --set optim.lr=0.05",
+        examples=[
+            "python scripts/train.py --config configs/mlp.yaml",
+            "python scripts/train.py --config configs/mlp.yaml --set optim.lr=0.05 --out runs/lr05",
+            "python scripts/train.py --resume runs/mlp --set train.epochs=300",
+        ],
     )
     parser.add_argument("--config", type=Path, metavar="FILE", help="YAML config to train")
     add_overrides(parser)

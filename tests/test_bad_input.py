@@ -323,6 +323,84 @@ def test_a_config_that_is_a_fifo_is_named_not_waited_for(tmp_path: Path) -> None
     assert snapshot(tmp_path) == before
 
 
+# ---- gradcheck.py ---------------------------------------------------------------------------
+
+LAYER_FILE = """from gategraph.layers import Layer
+
+
+class Cube(Layer):
+    def forward(self, x):
+        self._x = x
+        return x**3
+
+    def backward(self, dout):
+        return 3 * self._x**2 * dout
+"""
+
+# (id, files to write, arguments after gradcheck.py, facts the message must state)
+GRADCHECK_CASES = [
+    (
+        "negative seed",
+        {},
+        ["--seed", "-1"],
+        ["argument --seed: must be an integer >= 0, got '-1'"],
+    ),
+    (
+        "input too large to allocate",
+        {"cube.py": LAYER_FILE},
+        ["cube.py:Cube", "--input-shape", "100000,100000,1000"],
+        ["--input-shape 100000,100000,1000: cannot allocate 7.45e+04 GiB of float64 inputs"],
+    ),
+    (
+        "input larger than any array",
+        {"cube.py": LAYER_FILE},
+        ["cube.py:Cube", "--input-shape", "10000000000,10000000000"],
+        ["--input-shape 10000000000,10000000000: cannot allocate 7.45e+11 GiB"],
+    ),
+    (
+        "the checked file calls sys.exit(0)",
+        {"cube.py": LAYER_FILE + "\nimport sys\n\nsys.exit(0)\n"},
+        ["cube.py:Cube", "--input-shape", "3,4"],
+        ["importing cube.py called sys.exit(0): nothing was checked"],
+    ),
+    (
+        "forward raises SystemExit",
+        {"cube.py": LAYER_FILE.replace("self._x = x", "raise SystemExit(0)")},
+        ["cube.py:Cube", "--input-shape", "3,4"],
+        ["Cube.forward on inputs of shape (3, 4) called sys.exit(0): nothing was checked"],
+    ),
+    (
+        "forgotten super().__init__()",
+        {
+            "cube.py": LAYER_FILE.replace(
+                "Layer):", "Layer):\n    def __init__(self):\n        pass\n"
+            )
+        },
+        ["cube.py:Cube", "--input-shape", "3,4"],
+        ["Cube.__init__ does not call super().__init__()", "first line of Cube.__init__"],
+    ),
+    (
+        "an argument the layer does not take",
+        {},
+        ["affine", "--input-shape", "4,10", "--arg", "in_dim=10", "--arg", "outdim=3"],
+        ["--arg outdim: Affine takes no 'outdim'; it takes: in_dim, out_dim"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "facts"),
+    [c[1:] for c in GRADCHECK_CASES],
+    ids=[c[0] for c in GRADCHECK_CASES],
+)
+def test_gradcheck_refuses(tmp_path: Path, files: dict, args: list, facts: list) -> None:
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    before = snapshot(tmp_path)
+    assert_refused(run("gradcheck.py", *args, cwd=tmp_path), *facts)
+    assert {k: v for k, v in snapshot(tmp_path).items() if "__pycache__" not in k} == before
+
+
 # ---- checkpoints ----------------------------------------------------------------------------
 
 

@@ -35,7 +35,8 @@ def test_bench_refuses_an_unknown_workload() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 2
     assert (
-        done.stderr == "bench.py: unknown workloads ['huge']; valid: tiny, small, medium, large\n"
+        done.stderr == "error: --workloads: unknown ['huge']; valid: tiny, small, medium, large "
+        "(see bench.py --help)\n"
     )
 
 
