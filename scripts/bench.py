@@ -523,12 +523,16 @@ def main() -> int:
     checks = {} if args.no_gradcheck else _child_gradcheck()
     conv = None if args.no_conv else run_conv(repeats=args.rounds, block=3)
     autodiff = {} if args.no_autodiff else _child_autodiff(5 * args.rounds)
+    skipped = [fw for fw in FRAMEWORKS if fw not in frameworks]  # not installed
     if args.json:
         report = {"workloads": results, "memory_mib": mem, "startup_s": start, "gradcheck": checks}
         report["gradient_graphs"] = autodiff
-        print(json.dumps({**report, "conv": conv}, indent=2))
+        print(json.dumps({**report, "conv": conv, "skipped": skipped}, indent=2))
     else:
         print(markdown(results, mem, start, checks, autodiff))
+        if skipped:
+            said = ", ".join(skipped)
+            print(f'\nnot installed, so not measured: {said} (pip install -e ".[bench]")')
         if conv is not None:
             print(f"\n{conv_table(conv)}")
     return 0

@@ -22,6 +22,8 @@ HINT = 'pip install -e ".[mnist1d]"'
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("X_train", "y_train", "X_test", "y_test")  # the order mnist1d() returns them in
 
+NEEDS_MNIST1D = 'needs the mnist1d extra (pip install -e ".[mnist1d]")'
+
 
 def load_script(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "scripts" / f"{name}.py")
@@ -80,7 +82,7 @@ def test_missing_package_says_how_to_install(cache: Path, monkeypatch: pytest.Mo
 
 def test_missing_dependency_is_named(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if importlib.util.find_spec("mnist1d") is None:
-        pytest.skip("mnist1d is not installed")
+        pytest.skip(NEEDS_MNIST1D)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(
         ImportError, match="^mnist1d needs matplotlib, which is not installed: pip install"
@@ -180,7 +182,7 @@ def test_an_unwritable_cache_folder_only_warns(
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The real arrays, built once into a fresh cache from an empty working directory, with
     the global random states and the folders as they were before and after."""
-    pytest.importorskip("mnist1d")
+    pytest.importorskip("mnist1d", reason=NEEDS_MNIST1D)
     cwd, cache = tmp_path_factory.mktemp("cwd"), tmp_path_factory.mktemp("cache")
     random.seed(123)
     np.random.seed(123)
@@ -234,7 +236,7 @@ def test_nothing_is_written_but_the_cache(built: dict) -> None:
 def test_generation_is_deterministic_whatever_the_global_seed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("mnist1d")
+    pytest.importorskip("mnist1d", reason=NEEDS_MNIST1D)
     monkeypatch.chdir(tmp_path)
     np.random.seed(1)
     first = m.generate(num_samples=100)

@@ -5,7 +5,7 @@ import pytest
 
 from gategraph.optim import OPTIMIZERS
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason='needs the bench extra (pip install -e ".[bench]")')
 
 TORCH_NAMES = {
     "sgd": "SGD",

@@ -1,6 +1,7 @@
 """scripts/bench.py runs every framework on a workload and reports ratios (timings are never
 asserted: only that the report is complete and consistent)."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -16,7 +17,12 @@ def test_bench_reports_every_framework_with_ratios_to_the_same_run_reference() -
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     tiny = report["workloads"]["tiny"]
-    assert {"gategraph", "gategraph-loop", "numpy-reference", "gemm-ceiling"} <= set(tiny)
+    always = {"gategraph", "gategraph-loop", "numpy-reference", "gemm-ceiling"}
+    assert always <= set(tiny)
+    modules = {"pytorch": "torch", "jax": "jax"}
+    installed = {fw for fw, module in modules.items() if importlib.util.find_spec(module)}
+    assert set(tiny) - always == installed
+    assert report["skipped"] == [fw for fw in modules if fw not in installed]
     assert tiny["numpy-reference"]["ratio_to_reference"] == 1.0
     assert tiny["gemm-ceiling"]["fraction_of_ceiling"] == 1.0
     for row in tiny.values():

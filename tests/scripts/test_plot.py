@@ -20,6 +20,8 @@ from gategraph.training.trainer import labels_of, load_weights, predict
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 
+NEEDS_PLOT = 'needs the plot extra (pip install -e ".[plot]")'
+
 
 def plot_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("plot_script", ROOT / "scripts" / "plot.py")
@@ -56,7 +58,7 @@ def share(image: np.ndarray, color: str, alpha: float = 1.0) -> float:
 def test_plot_writes_both_pictures_of_a_2d_run(
     spiral_run: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     assert plot_script().main(["--run", str(spiral_run)]) == 0
     names = ["curves.png", "decision_boundary.png"]
     assert capsys.readouterr().out.splitlines() == [f"wrote {spiral_run / n}" for n in names]
@@ -97,7 +99,7 @@ def test_decision_grid_geometry() -> None:
 
 
 def test_curves_without_validation_or_accuracy() -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": None} for e in range(1, 6)]
     fig = plots.curves_figure(history, title="runs/x")
     (ax,) = fig.axes  # regression: a loss panel only
@@ -110,7 +112,7 @@ def test_curves_without_validation_or_accuracy() -> None:
 def test_no_decision_boundary_beyond_two_features(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     run = train("digits_mlp.yaml", tmp_path / "digits", "train.epochs=2")
     assert plot_script().main(["--run", str(run), "--out", str(tmp_path / "pictures")]) == 0
     assert capsys.readouterr().out == f"wrote {tmp_path / 'pictures' / 'curves.png'}\n"
@@ -120,7 +122,7 @@ def test_no_decision_boundary_beyond_two_features(
 def test_a_wrong_run_folder_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     assert plot_script().main(["--run", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'nowhere'}: no such run folder\n"
     assert plot_script().main(["--run", str(tmp_path)]) == 2
@@ -132,7 +134,7 @@ def test_a_wrong_run_folder_is_one_line_and_exit_2(
 def test_a_run_without_metrics_is_one_line_and_exit_2(
     spiral_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "last.npz").write_bytes(
         (spiral_run / "checkpoints" / "last.npz").read_bytes()
@@ -158,7 +160,7 @@ def test_missing_matplotlib_is_one_line_and_exit_2(
 
 
 def test_train_plot_writes_the_pictures_at_the_end(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason=NEEDS_PLOT)
     command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--config"]
     command += [
         str(ROOT / "configs" / "mlp.yaml"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-optuna = pytest.importorskip("optuna")
+optuna = pytest.importorskip("optuna", reason='needs the sweep extra (pip install -e ".[sweep]")')
 
 from gategraph.experiments.config import load_config  # noqa: E402
 from gategraph.saving.checkpoint import load_checkpoint  # noqa: E402
