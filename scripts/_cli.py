@@ -6,6 +6,7 @@ through its own folder (sys.path[0] when run; appended when loaded by file path,
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -47,16 +48,28 @@ class _Formatter(argparse.HelpFormatter):
                 prose.append(line)
                 continue
             if prose:
-                lines.append(super()._fill_text(" ".join(prose), width, indent))
+                lines.append(_wrap(" ".join(prose), width, indent))
                 prose = []
             lines.append(indent + line)
         return "\n".join(lines).rstrip("\n")
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(text, width, "").splitlines()
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text, default = action.help or "", action.default
         if "default" in text or not action.option_strings or _says_nothing(default):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _wrap(text: str, width: int, indent: str) -> str:
+    """`text` filled to `width`, never broken inside a word or at a hyphen (`--input-shape`)."""
+    words = " ".join(text.split())
+    return textwrap.fill(
+        words, width, initial_indent=indent, subsequent_indent=indent,
+        break_on_hyphens=False, break_long_words=False,
+    )  # fmt: skip
 
 
 def _says_nothing(default: Any) -> bool:

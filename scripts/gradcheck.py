@@ -59,15 +59,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="FILE.py:CLASS, or a registered layer or loss by name (default: every registered one)",
     )
     parser.add_argument(
-        "--input-shape", action="append", default=[], help="like 4,10; repeat it per input"
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="SHAPE",
+        help="input shape like 4,10; repeat it per input",
     )
     parser.add_argument(
         "--arg", action="append", default=[], metavar="NAME=VALUE", help="a constructor argument"
     )
     parser.add_argument("--mode", choices=MODES, default="full", help="coordinates checked")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed of inputs, dout")
-    parser.add_argument("--k", type=positive_int, default=10, help="mode sparse: per tensor")
-    parser.add_argument("--directions", type=positive_int, default=3, help="mode fast: per tensor")
+    count = {"type": positive_int, "metavar": "N"}
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, metavar="N", help="seed of the inputs and dout"
+    )
+    parser.add_argument("--k", default=10, **count, help="mode sparse: coordinates per tensor")
+    parser.add_argument("--directions", default=3, **count, help="mode fast: per tensor")
     args = parser.parse_args(argv)
     if args.layer is None and (args.input_shape or args.arg):
         parser.error("--input-shape and --arg need a layer to check (a name or FILE.py:CLASS)")
