@@ -3,6 +3,7 @@ asserted: only that the report is complete and consistent)."""
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_bench_reports_every_framework_with_ratios_to_the_same_run_reference() -> None:
     command = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--workloads", "tiny"]
     command += ["--rounds", "1", "--seconds", "0.02", "--no-memory", "--no-conv", "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    # one OpenMP thread: on a loaded machine torch's spinning threads made its full gradcheck
+    # 25x slower (43 s a run); nothing here is timed
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     tiny = report["workloads"]["tiny"]
