@@ -5,12 +5,12 @@ Every gate class is importable from here: `from gategraph.layers import Affine, 
 
 from gategraph.core.params import Param
 from gategraph.layers.affine import Affine
-from gategraph.layers.avg_pool2d import AvgPool2D
+from gategraph.layers.avg_pool2d import AvgPool2D, AvgUnpool2D
 from gategraph.layers.base import LAYERS, Builder, Layer
-from gategraph.layers.batch_norm import BatchNorm
+from gategraph.layers.batch_norm import BatchNorm, BatchNormMode, FeatureSum, RunningStat
 from gategraph.layers.conv1d import Conv1D
 from gategraph.layers.conv2d import Conv2D
-from gategraph.layers.dropout import Dropout
+from gategraph.layers.dropout import Dropout, DropoutMask
 from gategraph.layers.elementwise import (
     Add,
     Cos,
@@ -29,11 +29,11 @@ from gategraph.layers.elementwise import (
     Subtract,
 )
 from gategraph.layers.flatten import Flatten
-from gategraph.layers.global_avg_pool import GlobalAvgPool
+from gategraph.layers.global_avg_pool import GlobalAvgPool, SpreadLike
 from gategraph.layers.layer_norm import LayerNorm
 from gategraph.layers.leaky_relu import LeakyReLU
 from gategraph.layers.max_pool1d import MaxPool1D
-from gategraph.layers.max_pool2d import MaxPool2D
+from gategraph.layers.max_pool2d import MaxGather, MaxPool2D, MaxUnpool
 from gategraph.layers.read_param import ReadParam
 from gategraph.layers.relu import ReLU
 from gategraph.layers.shape import (
@@ -56,7 +56,9 @@ __all__ = [
     "Add",
     "Affine",
     "AvgPool2D",
+    "AvgUnpool2D",
     "BatchNorm",
+    "BatchNormMode",
     "BroadcastLike",
     "Builder",
     "Conv1D",
@@ -65,7 +67,9 @@ __all__ = [
     "Count",
     "Divide",
     "Dropout",
+    "DropoutMask",
     "Exp",
+    "FeatureSum",
     "Flatten",
     "GlobalAvgPool",
     "Layer",
@@ -74,8 +78,10 @@ __all__ = [
     "Log",
     "MatMul",
     "Max",
+    "MaxGather",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxUnpool",
     "Multiply",
     "Negate",
     "OneHot",
@@ -84,12 +90,14 @@ __all__ = [
     "ReLU",
     "ReadParam",
     "ReshapeLike",
+    "RunningStat",
     "Scale",
     "Seed",
     "Shift",
     "Sigmoid",
     "Sin",
     "Softmax",
+    "SpreadLike",
     "Step",
     "Subtract",
     "Sum",
