@@ -16,7 +16,8 @@ from gategraph.data import Standardizer
 from gategraph.experiments.build import Experiment, load_experiment, prepare_inputs
 from gategraph.saving.checkpoint import atomic_write
 from gategraph.saving.run import Run
-from gategraph.training.trainer import labels_of, load_weights, predict
+from gategraph.training.evaluation import labels_of, predict
+from gategraph.training.weights import load_weights
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,7 +10,8 @@ import numpy as np
 from gategraph.data import Splits, Standardizer
 from gategraph.experiments.build import Experiment, prepare_inputs
 from gategraph.saving.checkpoint import Checkpoint
-from gategraph.training.trainer import Pair, Trainer
+from gategraph.training.evaluation import Pair
+from gategraph.training.trainer import Trainer
 
 
 def summarize(

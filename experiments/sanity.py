@@ -26,7 +26,7 @@ from gategraph.losses.base import Loss
 from gategraph.models.graph import ComputationalGraph
 from gategraph.models.sequential import Model
 from gategraph.optim import OPTIMIZERS, Optimizer
-from gategraph.training.trainer import labels_of
+from gategraph.training.evaluation import labels_of
 
 INIT_LOSS_BAND = 0.25  # PASS: the initial loss is within 25% of its expected value
 INIT_LOSS_FAIL = 3.0  # FAIL: more than 3 times the expected value; WARN in between or below

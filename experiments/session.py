@@ -12,7 +12,12 @@ from gategraph.experiments.results import summarize
 from gategraph.experiments.resume import check_resume_config, check_state, data_fingerprint
 from gategraph.saving.checkpoint import CheckpointError
 from gategraph.saving.run import Run, relative
-from gategraph.training.trainer import COLUMNS, EarlyStopping, State, Trainer
+from gategraph.training.callback import Callback, Loop, Row
+from gategraph.training.checkpoints import Checkpoints
+from gategraph.training.diagnostics import PROBE_SIZE, Diagnostics
+from gategraph.training.early_stopping import EarlyStopping
+from gategraph.training.progress import COLUMNS, State
+from gategraph.training.trainer import Trainer
 
 METRIC_COLUMNS = (*COLUMNS, "seconds")  # metrics.csv
 AfterEpoch = Callable[[dict[str, Any]], bool]  # sees an epoch's metrics; True asks to stop
@@ -166,28 +171,31 @@ class Session:
         rewritten, then `after_epoch(row)` may return True to stop (like `request_stop`).
         The folder stays locked against other processes until `fit` returns.
         Raises NonFiniteError (the last good checkpoint is kept) or OSError (the disk)."""
-        run, trainer, train = self.open(), self.trainer, self.config["train"]
-
-        def on_epoch_end(row: dict[str, Any]) -> None:
-            run.write_metrics(trainer.progress.history, METRIC_COLUMNS)
-            if after_epoch is not None and after_epoch(row):
-                trainer.request_stop()
-
-        splits = self.experiment.splits
+        run, p, train = self.open(), self.trainer.progress, self.config["train"]
+        (X, y), val = self.experiment.splits.train, self.experiment.splits.val
+        epochs = 0 if p.stopped else max(0, train["epochs"] - p.epoch)  # to the configured total
+        callbacks = self._callbacks(run, after_epoch)
         run.lock()  # held since open() (or resume()); again after an earlier fit released it
         try:
-            trainer.fit(
-                splits.train,
-                splits.val,
-                epochs=train["epochs"],
-                early_stopping=self.early,
-                on_epoch_end=on_epoch_end,
-                save=self.save,
-                checkpoint_every_epochs=train["checkpoint_every_epochs"],
-                checkpoint_every_steps=train["checkpoint_every_steps"],
-            )
+            self.trainer.fit(
+                X, y, epochs=epochs, batch_size=train["batch_size"], validation_data=val,
+                callbacks=callbacks,
+            )  # fmt: skip
         finally:
             run.unlock()  # the checkpoints are written: this process may resume it itself
+
+    def _callbacks(self, run: Run, after_epoch: AfterEpoch | None) -> list[Callback]:
+        """What hooks into the trainer's fit: the run's files, checkpoints as `train` says,
+        early stopping and diagnostics when configured."""
+        train = self.config["train"]
+        every = train["checkpoint_every_epochs"], train["checkpoint_every_steps"]
+        callbacks: list[Callback] = [_RunFiles(run, after_epoch)]
+        callbacks.append(Checkpoints(self.save, every_epochs=every[0], every_steps=every[1]))
+        if self.early is not None:
+            callbacks.append(self.early)
+        if train["diagnostics"]:
+            callbacks.append(Diagnostics(self.experiment.splits.train[0][:PROBE_SIZE]))
+        return callbacks
 
     def request_stop(self) -> None:
         """End `fit` after the current step, with a checkpoint (safe to call from a signal)."""
@@ -224,12 +232,26 @@ def _trainer(experiment: Experiment, *, quiet: bool) -> tuple[Trainer, EarlyStop
         experiment.optimizer,
         schedule=experiment.schedule,
         rng=experiment.rng,
-        batch_size=train["batch_size"],
         clip_norm=train["clip_norm"],
         quiet=quiet,
-        diagnostics=train["diagnostics"],
     )
     stopping = train["early_stopping"]
     early = EarlyStopping(**stopping) if stopping else None
-    trainer.check_fit(splits.train, splits.val, epochs=train["epochs"], early_stopping=early)
+    trainer.check_fit(
+        *splits.train, epochs=train["epochs"], batch_size=train["batch_size"],
+        validation_data=splits.val, callbacks=[early] if early else [],
+    )  # fmt: skip
     return trainer, early
+
+
+class _RunFiles(Callback):
+    """After each epoch: the run's metrics files rewritten, then `after_epoch(row)` may ask
+    to stop (True)."""
+
+    def __init__(self, run: Run, after_epoch: AfterEpoch | None) -> None:
+        self.run, self.after_epoch = run, after_epoch
+
+    def on_epoch_end(self, trainer: Loop, row: Row) -> None:
+        self.run.write_metrics(trainer.progress.history, METRIC_COLUMNS)
+        if self.after_epoch is not None and self.after_epoch(row):
+            trainer.request_stop()

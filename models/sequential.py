@@ -34,6 +34,14 @@ class Model:
         self._input_shape = x.shape[1:] if isinstance(x, np.ndarray) else np.shape(x)[1:]
         return self.graph.forward(x=x)
 
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """`model(x)` is `model.forward(x)`, as in PyTorch and Keras."""
+        return self.forward(x)
+
+    def zero_grad(self) -> None:
+        """Accepted for PyTorch habits and does nothing: every backward overwrites the params'
+        gradients (never accumulates), so there is nothing to clear between steps."""
+
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         return self.graph.backward(dout).get("x")
 

@@ -1,12 +1,9 @@
 """Adagrad, as torch.optim.Adagrad."""
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from gategraph.core.checks import check_number
-from gategraph.core.params import Param
-from gategraph.optim.base import OPTIMIZERS, Optimizer
+from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
 
 
 @OPTIMIZERS.register("adagrad")
@@ -18,7 +15,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Params,
         lr: float = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,

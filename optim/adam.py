@@ -1,13 +1,12 @@
 """Adam with L2 weight decay added to the gradient, as torch.optim.Adam."""
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from gategraph.core.checks import check_number
-from gategraph.core.params import Param
-from gategraph.optim.base import OPTIMIZERS, Optimizer
+from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
 
 
 @OPTIMIZERS.register("adam")
@@ -19,7 +18,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Params,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
         eps: float = 1e-8,

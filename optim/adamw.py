@@ -1,10 +1,9 @@
 """AdamW: Adam with decoupled weight decay, as torch.optim.AdamW."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-from gategraph.core.params import Param
 from gategraph.optim.adam import Adam
-from gategraph.optim.base import OPTIMIZERS
+from gategraph.optim.base import OPTIMIZERS, Params
 
 
 @OPTIMIZERS.register("adamw")
@@ -16,7 +15,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Params,
         lr: float = 1e-3,
         betas: Sequence[float] = (0.9, 0.999),
         eps: float = 1e-8,

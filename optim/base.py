@@ -1,6 +1,6 @@
 """Optimizer and the OPTIMIZERS registry: updates of flat parameter buffers, in place."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -9,11 +9,14 @@ from gategraph.core.checks import check_number
 from gategraph.core.params import Param, empty_aligned, flatten_params
 from gategraph.core.registry import Registry
 
+Params = Iterable[Param] | Mapping[str, Param]  # model.params() (the dict) or any iterable
+
 
 class Optimizer:
-    """Updates `params` in place from their grads. All params are views into one flat value
-    buffer and one flat grad buffer (decayed params first), so a step is a few vectorized
-    calls. L2 is `weight_decay`: grad + weight_decay * value on params with `decay=True`.
+    """Updates `params` (`model.params()`, the dict, or any iterable of Params) in place
+    from their grads. All params are views into one flat value buffer and one flat grad
+    buffer (decayed params first), so a step is a few vectorized calls. L2 is
+    `weight_decay`: grad + weight_decay * value on params with `decay=True`.
 
     Subclasses implement `_update(grads)` given the flat gradient with decay already added,
     and list their per-element state arrays in `self.state` and scalars in `_scalars`.
@@ -22,11 +25,17 @@ class Optimizer:
 
     _scalars: tuple[str, ...] = ("lr", "weight_decay", "steps")
 
-    def __init__(self, params: Iterable[Param], *, lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Params, *, lr: float, weight_decay: float = 0.0) -> None:
         name = type(self).__name__
-        self.params = list(params)
+        self.params = list(params.values() if isinstance(params, Mapping) else params)
         if not self.params:
             raise ValueError(f"{name} got no params to optimize")
+        for param in self.params:
+            if not isinstance(param, Param):
+                raise TypeError(
+                    f"{name} needs Params (model.params() or its values), got {param!r} "
+                    f"({type(param).__name__})"
+                )
         check_number(name, "lr", lr, low=0.0)  # lr = 0 is allowed: a sanity check uses it
         check_number(name, "weight_decay", weight_decay, low=0.0)
         self.lr, self.weight_decay = float(lr), float(weight_decay)
@@ -43,6 +52,10 @@ class Optimizer:
         if self.weight_decay and self.n_decay:
             self._decay()
         self._update(self.grads)
+
+    def zero_grad(self) -> None:
+        """Accepted for PyTorch habits and does nothing: every backward overwrites the
+        gradients (never accumulates), so there is nothing to clear between steps."""
 
     def _decay(self) -> None:
         """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the decayed

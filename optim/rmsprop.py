@@ -1,12 +1,9 @@
 """RMSProp, plain or centered, with optional momentum, as torch.optim.RMSprop."""
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from gategraph.core.checks import check_flag, check_number
-from gategraph.core.params import Param
-from gategraph.optim.base import OPTIMIZERS, Optimizer
+from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -18,7 +15,7 @@ class RMSProp(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Params,
         lr: float = 1e-2,
         alpha: float = 0.99,
         eps: float = 1e-8,

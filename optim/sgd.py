@@ -1,12 +1,9 @@
 """SGD with momentum and Nesterov momentum, as torch.optim.SGD."""
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from gategraph.core.checks import check_flag, check_number
-from gategraph.core.params import Param
-from gategraph.optim.base import OPTIMIZERS, Optimizer
+from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
 
 
 @OPTIMIZERS.register("sgd")
@@ -22,7 +19,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Params,
         lr: float,
         momentum: float = 0.0,
         nesterov: bool = False,

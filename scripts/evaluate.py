@@ -69,7 +69,7 @@ def _evaluate(args: argparse.Namespace) -> str:
     from gategraph.experiments.results import inputs_for, pick_split
     from gategraph.experiments.resume import check_same_split, check_state, data_fingerprint
     from gategraph.saving.run import Run
-    from gategraph.training.trainer import load_weights
+    from gategraph.training.weights import load_weights
 
     run = Run.open(args.run)
     checkpoint = run.load(args.checkpoint)
@@ -99,7 +99,7 @@ def _evaluate(args: argparse.Namespace) -> str:
 
 
 def _report(experiment: "Experiment", X: "np.ndarray", y: "np.ndarray", title: str) -> str:
-    from gategraph.training.trainer import confusion_matrix, evaluate, labels_of, predict
+    from gategraph.training.evaluation import confusion_matrix, evaluate, labels_of, predict
 
     model, loss, n_classes = experiment.model, experiment.loss, experiment.n_classes
     metrics = evaluate(model, loss, X, y)

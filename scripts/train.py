@@ -113,7 +113,7 @@ def _train(session: "Session", *, plot: bool = False) -> int:
     """Write the run folder, train, summarize (and plot); the exit code."""
     from gategraph.experiments.results import final_line
     from gategraph.saving.run import relative
-    from gategraph.training.trainer import NonFiniteError
+    from gategraph.training.guard import NonFiniteError
 
     signals = _catch_signals(session)  # from here on, a signal ends the run with a checkpoint
     try:

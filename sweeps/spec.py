@@ -27,7 +27,7 @@ from gategraph.experiments.config.checks import choice, integer, reject_unknown
 from gategraph.experiments.config.overrides import Origin
 from gategraph.experiments.config.yamlio import parse_yaml, show
 from gategraph.sweeps.space import Dimension, key_path, override, space
-from gategraph.training.trainer import MONITORS
+from gategraph.training.progress import MONITORS
 
 SAMPLERS: dict[str, dict[str, int]] = {  # type -> its options and their defaults
     "tpe": {"seed": 0, "startup_trials": 10},

@@ -25,7 +25,7 @@ from gategraph.saving.run import Run, relative
 from gategraph.sweeps._optuna import BEAT, NothingQueuedError, experimental_quiet
 from gategraph.sweeps.spec import Sweep
 from gategraph.sweeps.storage import connect, open_study
-from gategraph.training.trainer import NonFiniteError
+from gategraph.training.guard import NonFiniteError
 
 
 class TrialFailedError(RuntimeError):

@@ -1,8 +1,7 @@
 """Training diagnostics, per epoch: update-to-weight ratios and dead-ReLU fractions.
 
-    diagnostics = Diagnostics(model, X_train[:256])
-    for each step:  diagnostics.before_step(); optimizer.step(); diagnostics.after_step()
-    at epoch end:   row.update(diagnostics.end_epoch())   # metrics; warnings under "warnings"
+    trainer.fit(X, y, epochs=20, callbacks=[Diagnostics(X[:PROBE_SIZE])])
+    # each epoch's row gets update_ratio.<param>, dead_relu.<node> and "warnings" (lines)
 
 The update-to-weight ratio of a param is ||W_after - W_before|| / ||W_before|| over one
 optimizer step (the whole update: lr, momentum, weight decay), averaged over the epoch's
@@ -18,9 +17,11 @@ import numpy as np
 
 from gategraph.core.params import Param
 from gategraph.models.sequential import Model
+from gategraph.training.callback import Callback, Loop, Row
 
 RATIO_LOW, RATIO_HIGH = 1e-5, 1e-1  # a weight's mean ratio outside warns: 100x off the 1e-3
 DEAD_RELU_WARN = 0.25  # a ReLU node with more than this fraction of dead units warns
+PROBE_SIZE = 256  # training samples of the fixed batch that finds dead ReLUs
 
 
 class UpdateRatios:
@@ -103,29 +104,37 @@ def warnings_for(
     return lines
 
 
-class Diagnostics:
-    """What a Trainer calls when `train.diagnostics` is on: `before_step` / `after_step`
-    around each optimizer step, `end_epoch()` once per epoch for the metrics row:
-    `update_ratio.<param>` and `dead_relu.<node>` entries, and `warnings` (a list of lines).
-    `probe` is a fixed batch of training inputs for the dead-ReLU forward."""
+class Diagnostics(Callback):
+    """Adds to each epoch's row `update_ratio.<param>` (mean over the epoch's steps),
+    `dead_relu.<node>` (on `probe`, a fixed batch of training inputs, after the epoch) and
+    `warnings` (a list of lines; empty when all is well)."""
 
-    def __init__(self, model: Model, probe: np.ndarray) -> None:
+    order = 10
+    ratios: UpdateRatios | None = None  # of the params of the last fit's trainer
+
+    def __init__(self, probe: np.ndarray) -> None:
         if len(probe) == 0:
             raise ValueError("Diagnostics needs a non-empty probe batch, got 0 samples")
-        self.model, self.probe = model, probe
-        self.params = model.params()
-        self.ratios = UpdateRatios(self.params)
+        self.probe = probe
 
-    def before_step(self) -> None:
+    def on_train_begin(self, trainer: Loop) -> None:
+        if self.ratios is None or self.ratios.params != trainer.params:
+            self.ratios = UpdateRatios(trainer.params)
+
+    def on_before_step(self, trainer: Loop, loss: float) -> None:
         self.ratios.before_step()
 
-    def after_step(self) -> None:
+    def on_batch_end(self, trainer: Loop) -> None:
         self.ratios.after_step()
 
-    def end_epoch(self) -> dict[str, Any]:
+    def on_epoch_end(self, trainer: Loop, row: Row) -> None:
+        row.update(self.metrics(trainer.model))
+
+    def metrics(self, model: Model) -> dict[str, Any]:
+        """The entries of the epoch's row; restarts the ratios' means."""
         ratios = self.ratios.means()
-        dead = dead_relu_fractions(self.model, self.probe)
+        dead = dead_relu_fractions(model, self.probe)
         row: dict[str, Any] = {f"update_ratio.{name}": r for name, r in ratios.items()}
         row.update({f"dead_relu.{name}": f for name, f in dead.items()})
-        row["warnings"] = warnings_for(ratios, dead, self.params)
+        row["warnings"] = warnings_for(ratios, dead, self.ratios.params)
         return row

@@ -28,7 +28,7 @@ from gategraph.experiments.config.model import model_section
 from gategraph.experiments.config.yamlio import show
 from gategraph.optim import OPTIMIZERS
 from gategraph.optim.schedules import SCHEDULES
-from gategraph.training.trainer import MONITORS
+from gategraph.training.progress import MONITORS
 
 SPLIT_OPTIONS = ("val_fraction", "test_fraction", "standardize", "shape")  # data, not dataset
 

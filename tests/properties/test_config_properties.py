@@ -37,7 +37,7 @@ from gategraph.layers.init import INITIALIZERS
 from gategraph.losses import LOSSES
 from gategraph.optim import OPTIMIZERS
 from gategraph.optim.schedules import SCHEDULES
-from gategraph.training.trainer import MONITORS
+from gategraph.training.progress import MONITORS
 
 Key = tuple[str | int, ...]
 Config = dict[str, Any]

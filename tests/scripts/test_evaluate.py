@@ -16,7 +16,8 @@ from gategraph.experiments.build import build
 from gategraph.experiments.config import load_config
 from gategraph.experiments.results import pick_split
 from gategraph.saving.checkpoint import load_checkpoint
-from gategraph.training.trainer import evaluate, load_weights
+from gategraph.training.evaluation import evaluate
+from gategraph.training.weights import load_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -15,7 +15,8 @@ from gategraph.experiments.build import build
 from gategraph.experiments.config import load_config
 from gategraph.experiments.session import Session
 from gategraph.saving.run import Run
-from gategraph.training.trainer import labels_of, load_weights, predict
+from gategraph.training.evaluation import labels_of, predict
+from gategraph.training.weights import load_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"

@@ -20,16 +20,14 @@ from gategraph.losses.softmax_cross_entropy import SoftmaxCrossEntropy
 from gategraph.models.sequential import Sequential
 from gategraph.optim.sgd import SGD
 from gategraph.saving.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from gategraph.training.trainer import (
-    COLUMNS,
-    EarlyStopping,
-    NonFiniteError,
-    Trainer,
-    confusion_matrix,
-    evaluate,
-    labels_of,
-    predict,
-)
+from gategraph.training.checkpoints import Checkpoints
+from gategraph.training.early_stopping import EarlyStopping
+from gategraph.training.evaluation import confusion_matrix, evaluate, labels_of, predict
+from gategraph.training.guard import NonFiniteError, check_weights
+from gategraph.training.progress import COLUMNS
+from gategraph.training.trainer import Trainer
+
+B = 16  # the batch size of these tests: 90 training samples make 6 steps per epoch
 
 
 def _data(seed: int = 0, noise: float = 0.2) -> tuple:
@@ -39,18 +37,14 @@ def _data(seed: int = 0, noise: float = 0.2) -> tuple:
     return parts.train, parts.val
 
 
-def _trainer(
-    seed: int = 1, lr: float = 0.1, batch_size: int = 16, norm: bool = False, **options
-) -> Trainer:
+def _trainer(seed: int = 1, lr: float = 0.1, norm: bool = False, **options) -> Trainer:
     """A 2-32-3 ReLU net; with `norm`, BatchNorm (buffers) and Dropout (draws from rng) too."""
     rng = np.random.default_rng(seed)
     middle = [BatchNorm(32), ReLU(), Dropout(0.2, rng=rng)] if norm else [ReLU()]
     layers = [Affine(2, 32, rng=rng), *middle, Affine(32, 3, rng=rng)]
     model = Sequential(layers, input_grad=False)
     optimizer = SGD(model.params().values(), lr=lr, momentum=0.9, weight_decay=1e-3)
-    return Trainer(
-        model, SoftmaxCrossEntropy(), optimizer, rng=rng, batch_size=batch_size, **options
-    )
+    return Trainer(model, SoftmaxCrossEntropy(), optimizer, rng=rng, **options)
 
 
 def _weights(trainer: Trainer) -> dict[str, np.ndarray]:
@@ -74,7 +68,7 @@ def _without_seconds(history: list[dict]) -> list[dict]:
 def test_fit_equals_the_textbook_loop_bit_for_bit() -> None:
     train, val = _data()
     trainer = _trainer()
-    history = trainer.fit(train, val, epochs=3)
+    history = trainer.fit(*train, epochs=3, batch_size=B, validation_data=val)
 
     reference = _trainer()  # same seed: same init, same Generator
     X, y = train
@@ -98,7 +92,7 @@ def test_fit_equals_the_textbook_loop_bit_for_bit() -> None:
 def test_epoch_metrics_are_what_they_say() -> None:
     train, val = _data()
     trainer = _trainer()
-    history = trainer.fit(train, val, epochs=4)
+    history = trainer.fit(*train, epochs=4, batch_size=B, validation_data=val)
     assert [list(row) for row in history] == [[*COLUMNS, "seconds"]] * 4
     last = history[-1]
     W = [p.value for p in trainer.params.values() if p.decay]
@@ -111,7 +105,7 @@ def test_epoch_metrics_are_what_they_say() -> None:
 
 def test_loss_drops_on_the_spiral() -> None:
     train, val = _data()
-    history = _trainer(lr=0.3).fit(train, val, epochs=60)
+    history = _trainer(lr=0.3).fit(*train, epochs=60, batch_size=B, validation_data=val)
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
     assert history[-1]["val_acc"] > 0.8
 
@@ -119,26 +113,30 @@ def test_loss_drops_on_the_spiral() -> None:
 def test_same_seed_gives_identical_runs() -> None:
     train, val = _data()
     a, b = _trainer(), _trainer()
-    ha, hb = a.fit(train, val, epochs=5), b.fit(train, val, epochs=5)
+    ha = a.fit(*train, epochs=5, batch_size=B, validation_data=val)
+    hb = b.fit(*train, epochs=5, batch_size=B, validation_data=val)
     assert _without_seconds(ha) == _without_seconds(hb)
     assert _same_weights(a, b)
     c = _trainer(seed=2)
-    c.fit(train, val, epochs=5)
+    c.fit(*train, epochs=5, batch_size=B, validation_data=val)
     assert not _same_weights(a, c)
 
 
 def test_without_validation_the_val_columns_are_none() -> None:
     train, _ = _data()
-    row = _trainer().fit(train, None, epochs=1)[0]
+    row = _trainer().fit(*train, epochs=1, batch_size=B)[0]
     assert row["val_loss"] is None and row["val_acc"] is None
 
 
 def test_early_stopping_restores_the_best_weights() -> None:
     train, val = _data(noise=0.6)  # noisy labels: the validation loss turns up early
-    trainer = _trainer(lr=0.5, batch_size=8)
+    trainer = _trainer(lr=0.5)
     early = EarlyStopping(monitor="val_loss", patience=3)
     saved: list[dict] = []
-    history = trainer.fit(train, val, epochs=200, early_stopping=early, save=saved.append)
+    history = trainer.fit(
+        *train, epochs=200, batch_size=8, validation_data=val,
+        callbacks=[early, Checkpoints(saved.append)],
+    )  # fmt: skip
     losses = [row["val_loss"] for row in history]
     best = int(np.argmin(losses))
     assert trainer.progress.stopped and len(history) == best + 1 + 3
@@ -154,8 +152,10 @@ def test_early_stopping_restores_the_best_weights() -> None:
 
 def test_early_stopping_restores_running_statistics_too() -> None:
     train, val = _data(noise=0.6)
-    trainer = _trainer(lr=0.5, batch_size=8, norm=True)
-    history = trainer.fit(train, val, epochs=200, early_stopping=EarlyStopping(patience=3))
+    trainer = _trainer(lr=0.5, norm=True)
+    history = trainer.fit(
+        *train, epochs=200, batch_size=8, validation_data=val, callbacks=[EarlyStopping(patience=3)]
+    )
     assert trainer.progress.stopped
     best = trainer.progress.best_epoch
     assert trainer.evaluate(*val)["loss"] == history[best - 1]["val_loss"]  # eval mode uses them
@@ -166,7 +166,10 @@ def test_early_stopping_restores_running_statistics_too() -> None:
 def test_best_follows_the_monitor_and_waits_for_the_next_save() -> None:
     train, val = _data()
     trainer, saved = _trainer(), []
-    history = trainer.fit(train, val, epochs=9, save=saved.append, checkpoint_every_epochs=3)
+    history = trainer.fit(
+        *train, epochs=9, batch_size=B, validation_data=val,
+        callbacks=[Checkpoints(saved.append, every_epochs=3)],
+    )  # fmt: skip
     losses = [row["val_loss"] for row in history]
     best_epochs = [i + 1 for i in range(9) if losses[i] < min(losses[:i], default=math.inf)]
     assert [s["last"]["progress"]["epoch"] for s in saved] == [3, 6, 9]
@@ -183,9 +186,8 @@ def test_checkpoint_frequencies() -> None:
     train, _ = _data()  # 90 samples, batch 16: 6 steps per epoch
     saved: list[dict] = []
     trainer = _trainer()
-    trainer.fit(
-        train, epochs=5, save=saved.append, checkpoint_every_epochs=2, checkpoint_every_steps=4
-    )
+    checkpoints = Checkpoints(saved.append, every_epochs=2, every_steps=4)
+    trainer.fit(*train, epochs=5, batch_size=B, callbacks=[checkpoints])
     steps = [s["last"]["progress"]["global_step"] for s in saved]
     assert steps == [4, 8, 12, 12, 16, 20, 24, 24, 28, 30]  # steps 4k, epochs 2 and 4, the end
 
@@ -198,10 +200,10 @@ def test_a_nan_stops_before_the_update(clip_norm: float | None) -> None:
     (X, y), _ = _data()
     X = X.copy()
     X[5, 1] = np.nan
-    trainer = _trainer(batch_size=len(X), clip_norm=clip_norm)  # one step per epoch
+    trainer = _trainer(clip_norm=clip_norm)
     before = _weights(trainer)
     with pytest.raises(NonFiniteError) as err:
-        trainer.fit((X, y), epochs=2)
+        trainer.fit(X, y, epochs=2, batch_size=len(X))  # one step per epoch
     message = str(err.value)
     assert message.startswith("non-finite value at step 1 (epoch 1, batch 1): loss = nan, ")
     assert "first non-finite gradient: affine0.W" in message and "train.clip_norm" in message
@@ -220,11 +222,11 @@ def test_huge_but_finite_gradients_and_weights_are_not_called_non_finite(
     trainer.optimizer.values[:3] = -3e38
     with np.errstate(over="ignore"):
         assert math.isinf(np.add.reduce(trainer.optimizer.grads))
-        trainer._check_finite(1.0)  # neither raises
-        trainer._check_weights()
+        trainer.guard.on_before_step(trainer, 1.0)  # neither raises
+        check_weights(trainer)
     trainer.optimizer.grads[7] = np.inf
     with np.errstate(over="ignore"), pytest.raises(NonFiniteError, match="gradient: affine0.W"):
-        trainer._check_finite(1.0)
+        trainer.guard.on_before_step(trainer, 1.0)
 
 
 def test_an_overflowing_update_is_never_saved() -> None:
@@ -232,12 +234,8 @@ def test_an_overflowing_update_is_never_saved() -> None:
     trainer = _trainer(lr=1e39)  # finite gradients, but lr * g overflows float32
     saved: list[bool] = []
     with pytest.raises(NonFiniteError, match=r"update of step 1 .* made the weights non-finite"):
-        trainer.fit(
-            train,
-            epochs=1,
-            save=lambda states: saved.append(True),
-            checkpoint_every_steps=1,
-        )
+        checkpoints = Checkpoints(lambda states: saved.append(True), every_steps=1)
+        trainer.fit(*train, epochs=1, batch_size=B, callbacks=[checkpoints])
     assert saved == []
 
 
@@ -253,7 +251,7 @@ def test_stop_and_resume_from_a_checkpoint_file_is_exact(
     train, val = _data()
     early = EarlyStopping(monitor="val_acc", patience=50)
     reference = _trainer(norm=norm)
-    expected = reference.fit(train, val, epochs=4, early_stopping=early)
+    expected = reference.fit(*train, epochs=4, batch_size=B, validation_data=val, callbacks=[early])
 
     first = _trainer(norm=norm)
     path = tmp_path / "last.npz"
@@ -263,12 +261,16 @@ def test_stop_and_resume_from_a_checkpoint_file_is_exact(
         if first.progress.global_step == stop_at:
             first.request_stop()
 
-    first.fit(train, val, epochs=4, early_stopping=early, save=save, checkpoint_every_steps=1)
+    checkpoints = Checkpoints(save, every_steps=1)
+    first.fit(*train, epochs=4, batch_size=B, validation_data=val, callbacks=[early, checkpoints])
     assert first.interrupted and first.progress.global_step == stop_at
 
     resumed = _trainer(seed=9, norm=norm)  # another init and Generator: all from the file
     resumed.load_state_dict(load_checkpoint(path).state)
-    history = resumed.fit(train, val, epochs=4, early_stopping=early)
+    epochs = 4 - resumed.progress.epoch  # fit counts its own epochs: the rest of the 4
+    history = resumed.fit(
+        *train, epochs=epochs, batch_size=B, validation_data=val, callbacks=[early]
+    )
     assert not resumed.interrupted
     assert _without_seconds(history) == _without_seconds(expected)
     assert _same_weights(resumed, reference)
@@ -355,8 +357,7 @@ def test_confusion_matrix_by_hand() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"batch_size": 0}, ValueError, "Trainer needs batch_size >= 1, got 0"),
-        ({"batch_size": 2.5}, TypeError, "Trainer needs batch_size to be an integer, got 2.5"),
+        ({"eval_batch_size": 0}, ValueError, "Trainer needs eval_batch_size >= 1, got 0"),
         ({"clip_norm": -1.0}, ValueError, "Trainer needs clip_norm > 0, got -1.0"),
     ],
 )
@@ -369,17 +370,24 @@ def test_fit_arguments_are_checked() -> None:
     (X, y), val = _data()
     trainer = _trainer()
     with pytest.raises(ValueError, match="train data is empty"):
-        trainer.fit((X[:0], y[:0]), epochs=1)
+        trainer.fit(X[:0], y[:0], epochs=1)
     with pytest.raises(ValueError, match="train data: X has 90 rows but y has 89"):
-        trainer.fit((X, y[1:]), epochs=1)
+        trainer.fit(X, y[1:], epochs=1)
     with pytest.raises(ValueError, match="Trainer.fit needs epochs >= 0, got -1"):
-        trainer.fit((X, y), epochs=-1)
-    with pytest.raises(ValueError, match="checkpoint_every_epochs >= 1, got 0"):
-        trainer.fit((X, y), epochs=1, checkpoint_every_epochs=0)
-    with pytest.raises(TypeError, match="checkpoint_every_steps to be an integer, got 2.5"):
-        trainer.fit((X, y), epochs=1, checkpoint_every_steps=2.5)
+        trainer.fit(X, y, epochs=-1)
+    with pytest.raises(ValueError, match="Trainer.fit needs batch_size >= 1, got 0"):
+        trainer.fit(X, y, epochs=1, batch_size=0)
+    with pytest.raises(TypeError, match="Trainer.fit needs batch_size to be an integer, got 2.5"):
+        trainer.fit(X, y, epochs=1, batch_size=2.5)
+    with pytest.raises(ValueError, match="Checkpoints needs every_epochs >= 1, got 0"):
+        Checkpoints(print, every_epochs=0)
+    with pytest.raises(TypeError, match="Checkpoints needs every_steps to be an integer, got 2.5"):
+        Checkpoints(print, every_steps=2.5)
     with pytest.raises(ValueError, match="monitors val_acc but there is no validation data"):
-        trainer.fit((X, y), (X[:0], y[:0]), epochs=1, early_stopping=EarlyStopping("val_acc"))
+        trainer.fit(
+            X, y, epochs=1, validation_data=(X[:0], y[:0]), callbacks=[EarlyStopping("val_acc")]
+        )
+    assert trainer.progress.global_step == 0  # every refusal before the first step
 
 
 @pytest.mark.parametrize(
@@ -406,17 +414,17 @@ def test_training_mode_during_fit_and_eval_mode_for_evaluation() -> None:
         return forward(**inputs)
 
     trainer.model.graph.forward = spy  # type: ignore[method-assign]
-    trainer.fit(train, val, epochs=1)
+    trainer.fit(*train, epochs=1, batch_size=B, validation_data=val)
     assert modes == [True] * 6 + [False]  # 6 training steps, then one validation batch
     assert trainer.model.training
 
 
 def test_progress_bar_only_on_a_terminal(capsys: pytest.CaptureFixture, monkeypatch) -> None:
     train, val = _data()
-    _trainer().fit(train, val, epochs=2)
+    _trainer().fit(*train, epochs=2, batch_size=B, validation_data=val)
     assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    _trainer().fit(train, val, epochs=2)
+    _trainer().fit(*train, epochs=2, batch_size=B, validation_data=val)
     assert "/2 [" in capsys.readouterr().err  # tqdm's "0/2 [00:00<?, ?epoch/s]"
-    _trainer(quiet=True).fit(train, val, epochs=2)
+    _trainer(quiet=True).fit(*train, epochs=2, batch_size=B, validation_data=val)
     assert capsys.readouterr().err == ""
