@@ -14,6 +14,7 @@ import numpy as np
 
 from gategraph.data import Standardizer
 from gategraph.experiments.build import Experiment, load_experiment, prepare_inputs
+from gategraph.experiments.results import checkpoint_name, default_checkpoint
 from gategraph.saving.checkpoint import atomic_write
 from gategraph.saving.run import Run
 from gategraph.training.evaluation import labels_of, predict
@@ -52,21 +53,26 @@ def figure(width: float, height: float) -> "Figure":
     return figure_class()(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def plot_run(folder: Path, checkpoint: str = "best", out: Path | None = None) -> list[Path]:
-    """Write curves.png and, when the data is 2-D and labelled by class, decision_boundary.png
-    (the model of the run's config.yaml with the weights of `checkpoint`) into `out` (default:
-    the run folder). Returns the paths written. Raises ImportError without matplotlib,
-    ValueError (ConfigError, CheckpointError) for a run folder that cannot be read."""
+def plot_run(folder: Path, checkpoint: str | None = None, out: Path | None = None) -> list[Path]:
+    """Write curves.png (the best epoch marked) and, when the data is 2-D and labelled by
+    class, decision_boundary.png (the model of the run's config.yaml with the weights of
+    `checkpoint`, by default the run's default checkpoint: best, else last) into `out`
+    (default: the run folder). Returns the paths written. Raises ImportError without
+    matplotlib, ValueError (ConfigError, CheckpointError) for a run folder that cannot be read.
+    """
     figure_class()  # a missing matplotlib fails before any work
     run = Run.open(Path(folder))
     out = run.folder if out is None else Path(out)
     history = read_metrics(run.folder / "metrics.jsonl")
-    written = [save(curves_figure(history, run.folder.name), out / "curves.png")]
+    best = run.load("best").state["progress"]["epoch"] if run.checkpoint("best").is_file() else None
+    written = [save(curves_figure(history, run.folder.name, best), out / "curves.png")]
     experiment = load_experiment(run.config_path)[1]
     if experiment.input_shape == (2,) and experiment.n_classes is not None:
-        state = run.load(checkpoint).state
-        load_weights(experiment.model, state, source=str(run.checkpoint(checkpoint)))
-        title = f"{run.folder.name}: {checkpoint} checkpoint (epoch {state['progress']['epoch']})"
+        kind = checkpoint or default_checkpoint(run)
+        state = run.load(kind).state
+        load_weights(experiment.model, state, source=str(run.checkpoint(kind)))
+        name = checkpoint_name(kind, state["progress"]["epoch"], state["progress"]["step"])
+        title = f"{run.folder.name}: {name}"
         fig = boundary_figure(classifier(experiment, state), *raw_points(experiment), title)
         written.append(save(fig, out / "decision_boundary.png"))
     return written
@@ -96,8 +102,11 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def curves_figure(history: list[dict[str, Any]], title: str = "") -> "Figure":
-    """Loss (and accuracy, for class labels) per epoch, train solid and validation dashed."""
+def curves_figure(
+    history: list[dict[str, Any]], title: str = "", best_epoch: int | None = None
+) -> "Figure":
+    """Loss (and accuracy, for class labels) per epoch, train solid and validation dashed;
+    `best_epoch` (the best checkpoint's) as a dotted vertical line on each panel."""
     panels = [("loss", "train_loss", "val_loss")]
     if any(row.get("train_acc") is not None for row in history):
         panels.append(("accuracy", "train_acc", "val_acc"))
@@ -110,6 +119,8 @@ def curves_figure(history: list[dict[str, Any]], title: str = "") -> "Figure":
             values = [math.nan if row.get(key) is None else row[key] for row in history]
             if not all(math.isnan(v) for v in values):
                 ax.plot(epochs, values, style, label=key.split("_")[0].replace("val", "validation"))
+        if best_epoch:
+            ax.axvline(best_epoch, color="0.4", linestyle=":", label=f"best (epoch {best_epoch})")
         ax.set(title=name, xlabel="epoch")
         ax.grid(alpha=0.3)
         ax.legend()

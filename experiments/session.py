@@ -213,11 +213,12 @@ class Session:
         run.save(states, config=self.config, extra=extra)
 
     def summarize(self) -> dict[str, Any]:
-        """summary.json, written and returned: the final model's metrics on every split, the
-        best and the last epoch (see `models.run.summarize`)."""
+        """summary.json, written and returned: each checkpoint's metrics on every split, named
+        with its epoch, `final` the one evaluate.py uses by default; the best and the last
+        epoch (see `experiments.results.summarize`)."""
         splits = self.experiment.splits
         named = {"train": splits.train, "val": splits.val, "test": splits.test}
-        summary = summarize(self.trainer, named, run=relative(self.run.folder))
+        summary = summarize(self.trainer, named, self.run)
         self.run.write_summary(summary)
         return summary
 

@@ -5,7 +5,9 @@
 
 The model is built from the run's config.yaml and loaded from the checkpoint (refused if its
 parameters do not match); a --data file is standardized with the statistics saved in the
-checkpoint. Exit code 2 with a one-line error for any bad input.
+checkpoint. The first line names the checkpoint and its epoch; by default it is the best one,
+whose test metrics train.py's final line reports. Exit code 2 with a one-line error for any
+bad input.
 """
 
 import argparse
@@ -36,7 +38,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--run", type=Path, required=True, metavar="DIR", help="a run folder")
     parser.add_argument(
-        "--checkpoint", choices=("best", "last"), default="best", help="which checkpoint"
+        "--checkpoint",
+        choices=("best", "last"),
+        help="which checkpoint (default: best, the one train.py's final line reports; last if "
+        "there is no best)",
     )
     parser.add_argument("--data", type=Path, metavar="FILE", help="a .npz (X, y) or .csv file")
     parser.add_argument("--label", metavar="COLUMN", help="label column of a .csv (default: last)")
@@ -66,13 +71,19 @@ def main(argv: list[str] | None = None) -> int:
 def _evaluate(args: argparse.Namespace) -> str:
     from gategraph.data import load_file
     from gategraph.experiments.build import load_experiment
-    from gategraph.experiments.results import inputs_for, pick_split
+    from gategraph.experiments.results import (
+        checkpoint_name,
+        default_checkpoint,
+        inputs_for,
+        pick_split,
+    )
     from gategraph.experiments.resume import check_same_split, check_state, data_fingerprint
     from gategraph.saving.run import Run
     from gategraph.training.weights import load_weights
 
     run = Run.open(args.run)
-    checkpoint = run.load(args.checkpoint)
+    kind = args.checkpoint or default_checkpoint(run)
+    checkpoint = run.load(kind)
     config, experiment = load_experiment(run.config_path)
     warning = check_same_split(checkpoint.config, config, run=args.run, split=args.data is None)
     if args.data is None and checkpoint.state.get("data_sha256") != data_fingerprint(
@@ -93,8 +104,9 @@ def _evaluate(args: argparse.Namespace) -> str:
     else:
         name, (X, y) = pick_split(experiment.splits, args.split)
         what = f"{name} split"
-    epoch = checkpoint.state["progress"]["epoch"]
-    title = f"run {args.run}, checkpoint {args.checkpoint} (after epoch {epoch}), {what}"
+    progress = checkpoint.state["progress"]
+    named = checkpoint_name(kind, progress["epoch"], progress["step"])
+    title = f"run {args.run}, {named}, {what}"
     return _report(experiment, X, y, title)
 
 

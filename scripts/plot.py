@@ -2,12 +2,12 @@
 
     python scripts/plot.py --run runs/mlp [--checkpoint best|last] [--out DIR]
 
-Writes curves.png (loss and accuracy per epoch, train and validation, from metrics.jsonl) and,
-when the samples have two features and class labels, decision_boundary.png: the model of the
-run's config.yaml with the checkpoint's weights, its class regions drawn under the data (in
-the data's own units; the grid is standardized with the checkpoint's statistics, as in
-training). Needs matplotlib: pip install -e ".[plot]". Exit code 2 with a one-line error for
-a missing matplotlib or a bad run folder.
+Writes curves.png (loss and accuracy per epoch, train and validation, from metrics.jsonl, the
+best checkpoint's epoch marked) and, when the samples have two features and class labels,
+decision_boundary.png: the model of the run's config.yaml with the checkpoint's weights, its
+class regions drawn under the data (in the data's own units; the grid is standardized with
+the checkpoint's statistics, as in training). Needs matplotlib: pip install -e ".[plot]".
+Exit code 2 with a one-line error for a missing matplotlib or a bad run folder.
 """
 
 import argparse
@@ -31,8 +31,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint",
         choices=("best", "last"),
-        default="best",
-        help="weights of the decision regions",
+        help="weights of the decision regions (default: best, last if there is no best)",
     )
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="where the PNGs go (default: the run folder)"

@@ -98,10 +98,14 @@ def test_run_folder_holds_every_file(mlp_run: tuple) -> None:
     ]
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
     summary = json.loads((run / "summary.json").read_text())
-    final = summary["final"]
+    best, last = (summary["checkpoints"][kind] for kind in ("best", "last"))
     assert done.stdout.splitlines() == [
-        f"final: train acc {final['train']['acc']:.4f}, val acc {final['val']['acc']:.4f} "
-        f"(epoch {summary['epochs']}); run saved in runs/mlp"
+        f"final: checkpoint best (after epoch {best['epoch']}): "
+        f"train acc {best['metrics']['train']['acc']:.4f}, "
+        f"val acc {best['metrics']['val']['acc']:.4f}; "
+        f"checkpoint last (after epoch {last['epoch']}): "
+        f"train acc {last['metrics']['train']['acc']:.4f}, "
+        f"val acc {last['metrics']['val']['acc']:.4f}; run saved in runs/mlp"
     ]
 
 

@@ -79,7 +79,7 @@ def ordered(callbacks: Sequence[Callback]) -> list[Callback]:
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(
-                f"fit needs callbacks that subclass Callback, got {type(callback).__name__}"
+                f"Trainer.fit needs callbacks that subclass Callback, got {type(callback).__name__}"
             )
     return sorted(callbacks, key=lambda callback: callback.order)
 

@@ -73,20 +73,27 @@ def test_default_is_the_best_checkpoint_on_the_test_split(runs: Path) -> None:
         "run run, checkpoint last (after epoch 6), test split: 30 samples"
     )
     loss, acc, matrix = parse(done.stdout)
-    final = json.loads((runs / "run" / "summary.json").read_text())["final"]["test"]
+    summary = json.loads((runs / "run" / "summary.json").read_text())
+    final = summary["checkpoints"]["last"]["metrics"]["test"]
     assert (loss, acc) == (round(final["loss"], 4), round(final["acc"], 4))
     experiment = build(load_config(runs / "run" / "config.yaml"))
     y = experiment.splits.test[1]
     assert matrix.sum(axis=1).tolist() == np.bincount(y, minlength=3).tolist()  # true classes
     assert matrix.trace() == round(final["acc"] * len(y))
     best = script("evaluate.py", "--run", "run", cwd=runs)
-    assert best.stdout.splitlines()[0].startswith("run run, checkpoint best (after epoch ")
+    assert best.stdout.splitlines()[0] == (
+        f"run run, checkpoint best (after epoch {summary['final_epoch']}), test split: 30 samples"
+    )
+    assert summary["final_checkpoint"] == "best" and summary["final_epoch"] == summary["best_epoch"]
+    final = summary["final"]["test"]
+    assert parse(best.stdout)[:2] == (round(final["loss"], 4), round(final["acc"], 4))
 
 
 @pytest.mark.parametrize("split", ["train", "val"])
 def test_a_named_split(runs: Path, split: str) -> None:
     done = script("evaluate.py", "--run", "run", "--checkpoint", "last", "--split", split, cwd=runs)
-    final = json.loads((runs / "run" / "summary.json").read_text())["final"][split]
+    summary = json.loads((runs / "run" / "summary.json").read_text())
+    final = summary["checkpoints"]["last"]["metrics"][split]
     loss, acc, _ = parse(done.stdout)
     assert (loss, acc) == (round(final["loss"], 4), round(final["acc"], 4))
 
@@ -105,6 +112,45 @@ def test_a_data_file_is_prepared_like_the_training_data(runs: Path) -> None:
     loss, acc, matrix = parse(done.stdout)
     assert (loss, acc) == (round(expected["loss"], 4), round(expected["acc"], 4))
     assert matrix.sum() == 150
+
+
+def test_train_and_evaluate_report_the_same_checkpoint_by_name(tmp_path: Path) -> None:
+    """Early stopping fires: the best epoch is not the last. train.py's final line and
+    evaluate.py name the same checkpoint and epoch and print the same test metrics."""
+    done = script(
+        "train.py", "--config", CONFIGS / "mlp.yaml", "--out", "run",
+        "--set", "data.n_per_class=40", "--set", "data.noise=0.5", "--set", "optim.lr=0.3",
+        "--set", "data.test_fraction=0.2", "--set", "schedule=null", "--set", "train.epochs=40",
+        "--set", "train.early_stopping.patience=3", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    best, last = summary["best_epoch"], summary["epochs"]
+    assert summary["stopped_early"] and last == best + 3
+    assert (summary["final_checkpoint"], summary["final_epoch"]) == ("best", best)
+    epochs = {kind: c["epoch"] for kind, c in summary["checkpoints"].items()}
+    assert epochs == {"best": best, "last": last}
+    line = done.stdout.splitlines()[-1]
+    pattern = (
+        r"final: checkpoint best \(after epoch (\d+)\): train acc \S+, val acc \S+, "
+        r"test acc (\S+); checkpoint last \(after epoch (\d+)\): train acc \S+, val acc \S+, "
+        r"test acc (\S+); run saved in run"
+    )
+    match = re.fullmatch(pattern, line)
+    assert match, line
+    assert (int(match[1]), int(match[3])) == (best, last)
+    for kind, epoch, acc in (("best", best, match[2]), ("last", last, match[4])):
+        shown = script("evaluate.py", "--run", "run", "--checkpoint", kind, cwd=tmp_path)
+        title = f"run run, checkpoint {kind} (after epoch {epoch}), test split: 24 samples"
+        assert shown.stdout.splitlines()[0] == title
+        assert f"{parse(shown.stdout)[1]:.4f}" == acc
+        test = summary["checkpoints"][kind]["metrics"]["test"]
+        assert f"{test['acc']:.4f}" == acc
+    default = script("evaluate.py", "--run", "run", cwd=tmp_path)
+    assert default.stdout.splitlines()[0].startswith(
+        f"run run, checkpoint best (after epoch {best})"
+    )
+    assert f"{parse(default.stdout)[1]:.4f}" == match[2] and match[2] != match[4]
 
 
 # ---- refusals -------------------------------------------------------------------------------

@@ -110,6 +110,21 @@ def test_curves_without_validation_or_accuracy() -> None:
     assert fig.get_size_inches().tolist() == [4.0, 3.2]
 
 
+def test_curves_mark_the_best_epoch(spiral_run: Path) -> None:
+    pytest.importorskip("matplotlib")
+    history = plots.read_metrics(spiral_run / "metrics.jsonl")
+    best = Run.open(spiral_run).load("best").state["progress"]["epoch"]
+    assert best == 1 + int(np.argmin([row["val_loss"] for row in history]))
+    fig = plots.curves_figure(history, "spiral", best_epoch=best)
+    for ax in fig.axes:  # loss and accuracy panels alike
+        marker = ax.get_lines()[-1]
+        assert marker.get_label() == f"best (epoch {best})"
+        assert list(marker.get_xdata()) == [best, best]
+        assert f"best (epoch {best})" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plain = plots.curves_figure(history, "spiral")
+    assert all("best" not in line.get_label() for ax in plain.axes for line in ax.get_lines())
+
+
 def test_no_decision_boundary_beyond_two_features(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
