@@ -101,10 +101,6 @@ class Trainer:
         self._epoch_start = 0.0
         self._buffers: tuple[np.ndarray, ...] = ()
 
-    @property
-    def clip_norm(self) -> float | None:
-        return self.guard.clip_norm
-
     # ---- public API -----------------------------------------------------------------------
 
     def fit(
