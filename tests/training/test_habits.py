@@ -37,7 +37,8 @@ def _hand_loop(model: Sequential, optimizer: SGD, *, zero_grad: bool) -> list[fl
                 model.zero_grad()
             scores = model(X[idx])
             total += loss_fn.forward(scores, y[idx]) * len(idx)
-            model.backward(loss_fn.backward())
+            dscores, _ = loss_fn.backward()  # the labels get no gradient
+            model.backward(dscores)
             optimizer.step()
         means.append(total / len(X))
     return means
