@@ -34,7 +34,7 @@ class Checkpoints(Callback):
 
     def on_epoch_end(self, trainer: Loop, row: Row) -> None:
         p = trainer.progress
-        due = trainer.stopping or p.epoch % self.every_epochs == 0
+        due = trainer.stopping or trainer.stop_requested or p.epoch % self.every_epochs == 0
         self._checkpoint(trainer, last=due, best=p.best_epoch == p.epoch)
 
     def _checkpoint(self, trainer: Loop, *, last: bool, best: bool) -> None:

@@ -145,3 +145,23 @@ def test_a_stop_request_ends_fit_after_the_step_unfinished() -> None:
     trainer.fit(X, y, epochs=3, batch_size=4, callbacks=[stop])
     assert trainer.interrupted and not trainer.finished and trainer.best_weights is None
     assert trainer.progress.global_step == 1 and not trainer.stop_requested
+
+
+class StopAfter(Callback):
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer: Loop, row: Row) -> None:
+        if row["epoch"] == self.epoch:
+            trainer.request_stop()
+
+
+def test_a_stop_requested_at_an_epoch_end_saves_that_epoch() -> None:
+    X, y = _data(10)
+    saved: list = []
+    checkpoints = Checkpoints(saved.append, every_epochs=100)  # never due by the count
+    trainer = _trainer()
+    trainer.fit(X, y, epochs=5, batch_size=4, callbacks=[StopAfter(2), checkpoints])
+    assert trainer.interrupted and trainer.progress.epoch == 2
+    assert [s["last"]["progress"]["epoch"] for s in saved] == [2]
+    assert saved[0]["last"]["progress"]["step"] == 0
