@@ -8,9 +8,12 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from gategraph.core.params import Param
-from gategraph.layers.base import LAYERS, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.batch_norm import FeatureSum
+from gategraph.layers.elementwise import sum_nodes
 from gategraph.layers.im2col import as_tuple, col2im, output_size, pad_into, windows
 from gategraph.layers.init import INITIALIZERS
+from gategraph.layers.shape import BroadcastLike, ReshapeLike
 
 _CHUNK_BYTES = 3 << 20  # dcols per backward chunk: ~3 MB stays in cache (best on bench_conv)
 
@@ -123,7 +126,187 @@ class Conv2D(Layer):
         self._zero_bordered = buf
         return buf
 
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, W, b = inputs
+        dx = g.add(ConvInputGrad(self), dout, W, x)
+        dW = g.add(ConvWeightGrad(self), x, dout, W)
+        return dx, dW, g.add(ReshapeLike(), g.add(FeatureSum(), dout), b)
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, W, _), (tx, tW, tb) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(ConvFn(self), tx, W),
+            None if tW is None else g.add(ConvFn(self), x, tW),
+            None if tb is None else _spread_bias(g, tb, out),
+        )
+
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
         layer = cls(2, 3, (3, 2), stride=(2, 1), pad=1, rng=rng, dtype=np.float64)
         return layer, rng.standard_normal((2, 2, 5, 4))
+
+
+def _spread_bias(g: Builder, b: str, out: str) -> str:
+    """b (F,) as (1, F, 1, ...) broadcast like out, as nodes."""
+    return g.add(BroadcastLike(), g.add(ReshapeLike(), b, g.add(FeatureSum(), out)), out)
+
+
+class _ConvOp(Layer):
+    """Base of the convolution's functional gates: W is an input, not a param. Each runs a
+    private convolution of its template's kind, kernel, stride and padding."""
+
+    _W: np.ndarray | None = None
+
+    def __init__(self, conv: Conv2D) -> None:
+        super().__init__()
+        self.template = conv
+        self._inner: dict[tuple, Conv2D] = {}  # not a cache: private convolutions by W's shape
+
+    def _conv(self, W: np.ndarray) -> Conv2D:
+        W = np.asarray(W)
+        key = (W.shape, W.dtype)
+        conv = self._inner.get(key)
+        if conv is None:
+            t = self.template
+            conv = type(t)(
+                W.shape[1],
+                W.shape[0],
+                t.kernel,
+                t.stride,
+                t.pad,
+                rng=np.random.default_rng(0),
+                dtype=W.dtype,
+            )
+            conv.params["b"].value[...] = 0
+            self._inner[key] = conv
+        conv.params["W"].value[...] = W
+        conv.needs_input_grad = True
+        return conv
+
+
+@LAYERS.register("conv_fn")
+class ConvFn(_ConvOp):
+    """out = the convolution of x with W, no bias (Conv2D's or Conv1D's, as the template).
+    x: (N, C, ...), W: (F, C, k...), out: (N, F, ...).
+    Backward: dx = ConvInputGrad(dout, W), dW = ConvWeightGrad(x, dout)."""
+
+    n_inputs = 2
+    _x: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, W: np.ndarray) -> np.ndarray:
+        self._x, self._W = np.asarray(x), np.asarray(W)
+        return self._conv(W).forward(x).copy()
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, W = self._cached(self._x), self._W
+        conv = self._conv(W)
+        conv.forward(x)
+        dx = conv.backward(dout).copy()
+        return dx, conv.params["W"].grad.copy()
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, W = inputs
+        return g.add(ConvInputGrad(self.template), dout, W, x), g.add(
+            ConvWeightGrad(self.template), x, dout, W
+        )
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, W), (tx, tW) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(ConvFn(self.template), tx, W),
+            None if tW is None else g.add(ConvFn(self.template), x, tW),
+        )
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
+        conv, x = Conv2D.example(rng)
+        return cls(conv), (x, rng.standard_normal(conv.params["W"].value.shape))
+
+
+@LAYERS.register("conv_input_grad")
+class ConvInputGrad(_ConvOp):
+    """out = the convolution's input gradient for upstream v: col2im of Wᵀ v (a transposed
+    convolution).  v: (N, F, ...) the output's shape, W: (F, C, k...), like: the input (read for
+    its shape), out: like's shape.  Backward: dv = ConvFn(dout, W), dW = ConvWeightGrad(dout, v).
+    """
+
+    n_inputs = 3
+    shape_inputs = (2,)
+    _v: np.ndarray | None = None
+    _like_shape: tuple[int, ...] | None = None
+
+    def forward(self, v: np.ndarray, W: np.ndarray, like: np.ndarray) -> np.ndarray:
+        self._v, self._W, self._like_shape = np.asarray(v), np.asarray(W), np.shape(like)
+        return self._conv(W)._input_grad(self._v, self._like_shape).copy()
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        v, W = self._cached(self._v), self._W
+        conv = self._conv(W)
+        dv = conv.forward(dout).copy()
+        conv.backward(v)
+        return dv, conv.params["W"].grad.copy(), np.zeros(self._like_shape)
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        v, W, like = inputs
+        dv = g.add(ConvFn(self.template), dout, W)
+        return dv, g.add(ConvWeightGrad(self.template), dout, v, W), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (v, W, like), (tv, tW, _) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tv is None else g.add(ConvInputGrad(self.template), tv, W, like),
+            None if tW is None else g.add(ConvInputGrad(self.template), v, tW, like),
+        )
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, ...]]:
+        conv, x = Conv2D.example(rng)
+        v = rng.standard_normal(conv.forward(x).shape)
+        return cls(conv), (v, rng.standard_normal(conv.params["W"].value.shape), x)
+
+
+@LAYERS.register("conv_weight_grad")
+class ConvWeightGrad(_ConvOp):
+    """out = the convolution's weight gradient for input x and upstream v: Σ_n v[n] ⊗ the
+    windows of x[n].  x: (N, C, ...), v: (N, F, ...), like: W (read for its shape), out: W's
+    shape.  Backward: dx = ConvInputGrad(v, dout), dv = ConvFn(x, dout)."""
+
+    n_inputs = 3
+    shape_inputs = (2,)
+    _x: np.ndarray | None = None
+    _v: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, v: np.ndarray, like: np.ndarray) -> np.ndarray:
+        self._x, self._v, self._W = np.asarray(x), np.asarray(v), np.asarray(like)
+        conv = self._conv(np.zeros(np.shape(like), np.result_type(x, v)))
+        conv.forward(self._x)
+        conv.backward(self._v)
+        return conv.params["W"].grad.copy()
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x, v = self._cached(self._x), self._v
+        conv = self._conv(dout)
+        dx = conv._input_grad(v, x.shape).copy()
+        return dx, conv.forward(x).copy(), np.zeros(np.shape(dout))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        x, v, _ = inputs
+        dx = g.add(ConvInputGrad(self.template), v, dout, x)
+        return dx, g.add(ConvFn(self.template), x, dout), None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        (x, v, like), (tx, tv, _) = inputs, tangents
+        return sum_nodes(
+            g,
+            None if tx is None else g.add(ConvWeightGrad(self.template), tx, v, like),
+            None if tv is None else g.add(ConvWeightGrad(self.template), x, tv, like),
+        )
+
+    @classmethod
+    def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, ...]]:
+        conv, x = Conv2D.example(rng)
+        v = rng.standard_normal(conv.forward(x).shape)
+        return cls(conv), (x, v, rng.standard_normal(conv.params["W"].value.shape))

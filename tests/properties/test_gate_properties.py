@@ -283,6 +283,17 @@ def unpooled(name: str, pool_name: str, n: int) -> st.SearchStrategy[Case]:
     return case()
 
 
+@st.composite
+def conv_op(draw: st.DrawFn, name: str) -> Case:
+    """The convolution's functional gates, on a drawn Conv2D or Conv1D's geometry."""
+    n = draw(st.sampled_from([1, 2]))
+    layer, (x,) = draw(conv(f"conv{n}d", n))
+    W = draw(floats()(layer.params["W"].value.shape))
+    v = draw(floats()(layer.forward(x).shape))
+    inputs = {"conv_fn": (x, W), "conv_input_grad": (v, W, x), "conv_weight_grad": (x, v, W)}
+    return LAYERS.get(name)(layer), inputs[name]
+
+
 def running_stat(case: Case) -> Case:
     norm, (x,) = case
     like = np.zeros((1, x.shape[1], *(1,) * (x.ndim - 2)))
@@ -352,6 +363,9 @@ GATES: dict[str, st.SearchStrategy[Case]] = {
         lambda case: (LAYERS.get("batch_norm_mode")(case[0]), case[1])
     ),
     "running_stat": batch_norm().map(running_stat),
+    "conv_fn": conv_op("conv_fn"),
+    "conv_input_grad": conv_op("conv_input_grad"),
+    "conv_weight_grad": conv_op("conv_weight_grad"),
 }
 
 
