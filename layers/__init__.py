@@ -9,7 +9,7 @@ from gategraph.layers.avg_pool2d import AvgPool2D, AvgUnpool2D
 from gategraph.layers.base import LAYERS, Builder, Layer
 from gategraph.layers.batch_norm import BatchNorm, BatchNormMode, FeatureSum, RunningStat
 from gategraph.layers.conv1d import Conv1D
-from gategraph.layers.conv2d import Conv2D
+from gategraph.layers.conv2d import Conv2D, ConvFn, ConvInputGrad, ConvWeightGrad
 from gategraph.layers.dropout import Dropout, DropoutMask
 from gategraph.layers.elementwise import (
     Add,
@@ -63,6 +63,9 @@ __all__ = [
     "Builder",
     "Conv1D",
     "Conv2D",
+    "ConvFn",
+    "ConvInputGrad",
+    "ConvWeightGrad",
     "Cos",
     "Count",
     "Divide",
