@@ -28,6 +28,7 @@ EARLY = "error: interrupted (SIGINT) before training started; nothing was writte
 # full disk.
 WRAPPER = """
 import builtins, errno, os, runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, see as_in_a_terminal
 fault, script, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 real_import = builtins.__import__
 def interrupting(name, *rest, **kwargs):
@@ -45,6 +46,13 @@ sys.argv = [script, *args]
 sys.path.insert(0, os.path.dirname(script))
 runpy.run_path(script, run_name="__main__")
 """
+
+
+def as_in_a_terminal() -> None:
+    """SIGINT at its default in the child, as for a command typed in a terminal: a test run
+    started as a background job (CI's `cmd &`, nohup) inherits SIGINT ignored, and Python then
+    never turns Ctrl-C into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def with_fault(fault: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -90,7 +98,7 @@ def test_ctrl_c_at_random_moments_never_shows_a_traceback(tmp_path: Path) -> Non
         cwd.mkdir()
         process = subprocess.Popen(
             [sys.executable, str(TRAIN), *longer], cwd=cwd, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            stderr=subprocess.PIPE, text=True, preexec_fn=as_in_a_terminal,
         )  # fmt: skip
         in_main(process.pid)
         time.sleep(rng.uniform(0.0, 1.2))
