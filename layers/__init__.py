@@ -6,7 +6,7 @@ Every gate class is importable from here: `from gategraph.layers import Affine, 
 from gategraph.core.params import Param
 from gategraph.layers.affine import Affine
 from gategraph.layers.avg_pool2d import AvgPool2D, AvgUnpool2D
-from gategraph.layers.base import LAYERS, Builder, Layer
+from gategraph.layers.base import LAYERS, Builder, ConstantGate, Layer
 from gategraph.layers.batch_norm import BatchNorm, BatchNormMode, FeatureSum, RunningStat
 from gategraph.layers.conv1d import Conv1D
 from gategraph.layers.conv2d import Conv2D, ConvFn, ConvInputGrad, ConvWeightGrad
@@ -61,6 +61,7 @@ __all__ = [
     "BatchNormMode",
     "BroadcastLike",
     "Builder",
+    "ConstantGate",
     "Conv1D",
     "Conv2D",
     "ConvFn",

@@ -120,6 +120,23 @@ class Layer:
         raise NotImplementedError(f"{cls.__name__} has no example")
 
 
+class ConstantGate(Layer):
+    """Base of gates whose output does not depend on their input's values (a shape, a count,
+    a mask, a running statistic): dx = 0, and their adjoint and tangent are zero (None)."""
+
+    shape_inputs: ClassVar[tuple[int, ...]] = (0,)  # the input is read for its shape only
+    _x_shape: tuple[int, ...] | None = None
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return np.zeros(self._cached(self._x_shape))
+
+    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
+        return None
+
+    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
+        return None
+
+
 @functools.cache
 def cache_names(cls: type) -> tuple[str, ...]:
     """A gate class's cache: attributes starting with `_` declared at class level as None."""

@@ -5,7 +5,7 @@ from numpy.random import Generator
 from numpy.typing import DTypeLike
 
 from gategraph.core.params import Param
-from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, ConstantGate, Layer
 from gategraph.layers.elementwise import Divide, Multiply, Power, Shift, Subtract, sum_nodes
 from gategraph.layers.shape import BroadcastLike, Count, ReshapeLike
 
@@ -241,12 +241,9 @@ class BatchNormMode(Layer):
 
 
 @LAYERS.register("running_stat")
-class RunningStat(Layer):
+class RunningStat(ConstantGate):
     """out = a BatchNorm's running mean ("mean") or 1 / sqrt(running_var + eps) ("scale"),
     shaped like `like` (1, D, 1, ...), read for its shape.  Not trained here: dlike = 0."""
-
-    shape_inputs = (0,)
-    _shape: tuple[int, ...] | None = None
 
     def __init__(self, norm: BatchNorm, which: str) -> None:
         super().__init__()
@@ -256,19 +253,10 @@ class RunningStat(Layer):
 
     def forward(self, like: np.ndarray) -> np.ndarray:
         shape = np.shape(like)
-        self._shape = shape
+        self._x_shape = shape
         if self.which == "mean":
             return self.norm.buffers["running_mean"].reshape(shape)
         return (1.0 / np.sqrt(self.norm.buffers["running_var"] + self.norm.eps)).reshape(shape)
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.zeros(self._cached(self._shape))
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

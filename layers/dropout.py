@@ -6,7 +6,7 @@ import numpy as np
 from numpy.random import Generator
 
 from gategraph.core.checks import check_number
-from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, ConstantGate, Layer
 from gategraph.layers.elementwise import Multiply, as_float
 
 
@@ -86,15 +86,12 @@ class Dropout(Layer):
 
 
 @LAYERS.register("dropout_mask")
-class DropoutMask(Layer):
+class DropoutMask(ConstantGate):
     """out = the mask a Dropout gate multiplies by (mask / (1 - p)): ones in eval mode, the
     frozen mask while frozen; a training Dropout that is not frozen draws a new mask every run,
     so its gradient graph refuses to run (RuntimeError) rather than use another mask.
     out_of_dropout: that gate's output (read for its shape: the gate runs first).  Backward: 0.
     """
-
-    shape_inputs = (0,)
-    _shape: tuple[int, ...] | None = None
 
     def __init__(self, dropout: Dropout) -> None:
         super().__init__()
@@ -104,7 +101,7 @@ class DropoutMask(Layer):
 
     def forward(self, out_of_dropout: np.ndarray) -> np.ndarray:
         like = np.asarray(out_of_dropout)
-        self._shape = like.shape
+        self._x_shape = like.shape
         if not self.dropout.training:
             return np.ones(like.shape, like.dtype)
         if self.dropout._frozen_mask is None:
@@ -113,15 +110,6 @@ class DropoutMask(Layer):
                 "would use another one: freeze() it (or use eval mode) before running gradients"
             )
         return self.dropout._frozen_mask
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.zeros(self._cached(self._shape))
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

@@ -12,7 +12,7 @@ from numpy.random import Generator
 
 from gategraph.core.checks import check_number
 from gategraph.core.params import gemm
-from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, ConstantGate, Layer
 from gategraph.layers.shape import BroadcastLike, SumLike, Transpose, as_float
 from gategraph.layers.shape import Sum as Sum  # Sum (a shape gate now) is still imported here
 from gategraph.layers.shape import unbroadcast as _unbroadcast
@@ -513,14 +513,14 @@ class Shift(_Unary):
 
 
 @LAYERS.register("step")
-class Step(_Unary):
+class Step(ConstantGate):
     """out = 1 where x > 0, `low` where x < 0 and `at_zero` (default `low`) where x = 0: the
     slope of ReLU (low 0), of LeakyReLU (low alpha) and a max's share (at_zero 0.5).
     x: any shape, out: same shape.  Piecewise constant: dx = 0 (and no gradient graph needs
     more: its adjoint and tangent are zero).
     """
 
-    _x_shape: tuple[int, ...] | None = None
+    shape_inputs = ()  # unlike other constant gates, it reads x's values
 
     def __init__(self, low: float = 0.0, at_zero: float | None = None) -> None:
         super().__init__()
@@ -537,15 +537,6 @@ class Step(_Unary):
             np.copyto(out, self.at_zero, where=x == 0)
         self._x_shape = x.shape
         return out
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.zeros(self._cached(self._x_shape), np.result_type(dout, np.float64))
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.random import Generator
 
-from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, ConstantGate, Layer
 
 
 def as_float(x: Any) -> np.ndarray:
@@ -180,20 +180,8 @@ class ReshapeLike(_ShapeOf):
         return cls(), (rng.standard_normal((2, 6)), rng.standard_normal((3, 4)))
 
 
-class _Constant(Layer):
-    """Base of gates whose output does not depend on their input's values (gradient zero)."""
-
-    shape_inputs = (0,)
-    _x_shape: tuple[int, ...] | None = None
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.zeros(self._cached(self._x_shape))
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
+class _Constant(ConstantGate):
+    """Base of shape.py's constant gates: an example of shape (3, 4)."""
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, np.ndarray]:
