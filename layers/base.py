@@ -121,17 +121,22 @@ class Layer:
 
 
 class ConstantGate(Layer):
-    """Base of gates whose output does not depend on their input's values (a shape, a count,
-    a mask, a running statistic): dx = 0, and their adjoint and tangent are zero (None)."""
+    """Base of gates whose output does not depend on their inputs' values (a shape, a count,
+    a mask, a running statistic, a one-hot): every input gets gradient zero, and the adjoint
+    and tangent are zero (None). A one-input gate caches `_x_shape`, a gate with several
+    inputs `_shapes` (one shape per input)."""
 
     shape_inputs: ClassVar[tuple[int, ...]] = (0,)  # the input is read for its shape only
     _x_shape: tuple[int, ...] | None = None
+    _shapes: tuple[tuple[int, ...], ...] | None = None
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        return np.zeros(self._cached(self._x_shape))
+    def backward(self, dout: np.ndarray) -> Any:
+        if self.n_inputs == 1:
+            return np.zeros(self._cached(self._x_shape))
+        return tuple(np.zeros(shape) for shape in self._cached(self._shapes))
 
     def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None
+        return None if self.n_inputs == 1 else (None,) * self.n_inputs
 
     def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
         return None

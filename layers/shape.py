@@ -240,14 +240,13 @@ class Seed(_Constant):
 
 
 @LAYERS.register("one_hot")
-class OneHot(Layer):
+class OneHot(ConstantGate):
     """out[i, j] = 1 if y_i == j else 0, in like's shape and dtype.  y: (N,) integer class
     ids in [0, C) (float ids are rounded: a gradient check's nudge changes nothing),
     like: (N, C).  Backward: dy = 0, dlike = 0."""
 
     n_inputs = 2
     shape_inputs = (1,)
-    _shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # y.shape, like.shape
 
     def forward(self, y: np.ndarray, like: np.ndarray) -> np.ndarray:
         y, like = np.asarray(y), np.asarray(like)
@@ -260,16 +259,6 @@ class OneHot(Layer):
         out[np.arange(len(y)), ids] = 1
         self._shapes = y.shape, like.shape
         return out
-
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        y_shape, like_shape = self._cached(self._shapes)
-        return np.zeros(y_shape), np.zeros(like_shape)
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None, None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:

@@ -4,7 +4,7 @@ import numpy as np
 from numpy.random import Generator
 
 from gategraph.core.checks import check_number
-from gategraph.layers.base import LAYERS, Adjoints, Builder, Layer
+from gategraph.layers.base import LAYERS, Adjoints, Builder, ConstantGate, Layer
 from gategraph.layers.elementwise import Divide, Multiply
 from gategraph.layers.shape import Count, Sum
 from gategraph.losses.base import LOSSES, Loss, check_labels
@@ -67,7 +67,7 @@ class SVMHinge(Loss):
 
 
 @LAYERS.register("hinge_slope")
-class HingeSlope(Layer):
+class HingeSlope(ConstantGate):
     """out = N · dL/dscores / dout of the SVM hinge loss: active_ij for j ≠ y_i and -Σ_j active_ij
     at j = y_i, with active_ij = [s_ij - s_i,y_i + margin > 0].  scores: (N, C), y: (N,) class
     ids (float ids are rounded: a gradient check's nudge changes nothing), out: (N, C).
@@ -75,7 +75,7 @@ class HingeSlope(Layer):
     """
 
     n_inputs = 2
-    _shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # scores, y
+    shape_inputs = ()  # it reads both inputs' values
 
     def __init__(self, margin: float = 1.0) -> None:
         super().__init__()
@@ -90,16 +90,6 @@ class HingeSlope(Layer):
         out[rows, y] = -out.sum(axis=1)
         self._shapes = scores.shape, np.shape(y)
         return out
-
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores_shape, y_shape = self._cached(self._shapes)
-        return np.zeros(scores_shape), np.zeros(y_shape)
-
-    def vjp(self, g: Builder, inputs: tuple[str, ...], out: str, dout: str) -> Adjoints:
-        return None, None
-
-    def jvp(self, g: Builder, inputs: tuple[str, ...], out: str, tangents: tuple) -> str | None:
-        return None
 
     @classmethod
     def example(cls, rng: Generator) -> tuple[Layer, tuple[np.ndarray, np.ndarray]]:
