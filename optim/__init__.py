@@ -6,7 +6,7 @@ Every optimizer and schedule class is importable from here: `from gategraph.opti
 from gategraph.optim.adagrad import Adagrad
 from gategraph.optim.adam import Adam
 from gategraph.optim.adamw import AdamW
-from gategraph.optim.base import OPTIMIZERS, Optimizer
+from gategraph.optim.base import OPTIMIZERS, Chunk, Optimizer
 from gategraph.optim.clip import clip_grad_norm
 from gategraph.optim.rmsprop import RMSProp
 from gategraph.optim.schedules import (
@@ -27,6 +27,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Chunk",
     "CosineAnnealing",
     "EpochSchedule",
     "ExponentialDecay",

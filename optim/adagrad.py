@@ -3,7 +3,7 @@
 import numpy as np
 
 from gategraph.core.checks import check_number
-from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
+from gategraph.optim.base import OPTIMIZERS, Chunk, Optimizer, Params
 
 
 @OPTIMIZERS.register("adagrad")
@@ -29,12 +29,12 @@ class Adagrad(Optimizer):
         self.lr_decay, self.eps = float(lr_decay), float(eps)
         self.state["sum"] = self._new_state(initial_accumulator_value)
 
-    def _update(self, grads: np.ndarray) -> None:
-        total, s = self.state["sum"], self._scratch
+    def _update(self, chunk: Chunk) -> None:
+        grads, total, s = chunk.grads, chunk.state["sum"], chunk.scratch
         np.multiply(grads, grads, out=s)
         total += s
         np.sqrt(total, out=s)
         s += self.eps
         np.divide(grads, s, out=s)
         s *= self.lr / (1.0 + (self.steps - 1) * self.lr_decay)
-        self.values -= s
+        chunk.values -= s

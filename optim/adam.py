@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from gategraph.core.checks import check_number
-from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
+from gategraph.optim.base import OPTIMIZERS, Chunk, Optimizer, Params
 
 
 @OPTIMIZERS.register("adam")
@@ -35,9 +35,9 @@ class Adam(Optimizer):
         self.state["exp_avg"] = self._new_state()
         self.state["exp_avg_sq"] = self._new_state()
 
-    def _update(self, grads: np.ndarray) -> None:
-        (b1, b2), s = self.betas, self._scratch
-        m, v = self.state["exp_avg"], self.state["exp_avg_sq"]
+    def _update(self, chunk: Chunk) -> None:
+        (b1, b2), grads, s = self.betas, chunk.grads, chunk.scratch
+        m, v = chunk.state["exp_avg"], chunk.state["exp_avg_sq"]
         m *= b1
         np.multiply(grads, 1.0 - b1, out=s)
         m += s
@@ -51,4 +51,4 @@ class Adam(Optimizer):
         s += self.eps * root
         np.divide(m, s, out=s)
         s *= self.lr * root / (1.0 - b1**self.steps)
-        self.values -= s
+        chunk.values -= s

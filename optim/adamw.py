@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 from gategraph.optim.adam import Adam
-from gategraph.optim.base import OPTIMIZERS, Params
+from gategraph.optim.base import OPTIMIZERS, Chunk, Params
 
 
 @OPTIMIZERS.register("adamw")
@@ -23,8 +23,8 @@ class AdamW(Adam):
     ) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def _decay(self) -> None:
-        decayed = self._decayed[0]
+    def _decay(self, chunk: Chunk) -> None:
+        decayed = chunk.values[: chunk.n_decay]
         decayed *= 1.0 - self.lr * self.weight_decay
 
     def penalty(self) -> float:

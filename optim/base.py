@@ -1,6 +1,7 @@
 """Optimizer and the OPTIMIZERS registry: updates of flat parameter buffers, in place."""
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,18 +13,34 @@ from gategraph.core.registry import Registry
 Params = Iterable[Param] | Mapping[str, Param]  # model.params() (the dict) or any iterable
 
 
+@dataclass(slots=True)
+class Chunk:
+    """One stretch of the flat buffers: views of the values, the grads and each state array
+    over the same elements, a scratch array as long, and how many of its elements (a prefix)
+    are decayed."""
+
+    values: np.ndarray
+    grads: np.ndarray
+    state: dict[str, np.ndarray]
+    scratch: np.ndarray
+    n_decay: int
+
+
 class Optimizer:
     """Updates `params` (`model.params()`, the dict, or any iterable of Params) in place
     from their grads. All params are views into one flat value buffer and one flat grad
     buffer (decayed params first), so a step is a few vectorized calls. L2 is
     `weight_decay`: grad + weight_decay * value on params with `decay=True`.
 
-    Subclasses implement `_update(grads)` given the flat gradient with decay already added,
-    and list their per-element state arrays in `self.state` and scalars in `_scalars`.
-    `self._scratch`, shaped like the flat buffer, is free for `_update` to overwrite.
+    Subclasses implement `_update(chunk)`, the rule written on a `Chunk` of the flat buffers
+    (its grads with decay already added; its scratch is free to overwrite), and list their
+    per-element state arrays in `self.state` and scalars in `_scalars`. A step runs the rule
+    over the buffers chunk by chunk; every pass is elementwise, so the result does not depend
+    on where the chunks end.
     """
 
     _scalars: tuple[str, ...] = ("lr", "weight_decay", "steps")
+    chunk_bytes = 512 * 1024  # per array
 
     def __init__(self, params: Params, *, lr: float, weight_decay: float = 0.0) -> None:
         name = type(self).__name__
@@ -42,27 +59,49 @@ class Optimizer:
         self.values, self.grads, self.n_decay = flatten_params(self.params)
         self.steps = 0
         self.state: dict[str, np.ndarray] = {}
-        self._scratch = empty_aligned(self.values.shape, self.values.dtype)
-        n = self.n_decay  # the decayed prefix's views, sliced once rather than every step
-        self._decayed = (self.values[:n], self.grads[:n], self._scratch[:n])
+        self._chunks: list[Chunk] | None = None  # sliced at the first step, once state exists
 
     def step(self) -> None:
         """Apply one update from the current grads (L2 weight decay is added into them)."""
         self.steps += 1
-        if self.weight_decay and self.n_decay:
-            self._decay()
-        self._update(self.grads)
+        if self._chunks is None:
+            self._chunks = self._split()
+        decay = self.weight_decay > 0
+        # chunk by chunk, so a chunk stays in cache for all its passes: large MLP steps 5% faster
+        for chunk in self._chunks:
+            if decay and chunk.n_decay:
+                self._decay(chunk)
+            self._update(chunk)
 
     def zero_grad(self) -> None:
         """Accepted for PyTorch habits and does nothing: every backward overwrites the
         gradients (never accumulates), so there is nothing to clear between steps."""
 
-    def _decay(self) -> None:
-        """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the decayed
-        prefix, grad += weight_decay * w."""
-        values, grads, scratch = self._decayed
-        np.multiply(values, self.weight_decay, out=scratch)
-        grads += scratch
+    def _decay(self, chunk: Chunk) -> None:
+        """Coupled L2, torch's `weight_decay` of SGD, Adam, RMSprop, Adagrad: on the chunk's
+        decayed prefix, grad += weight_decay * w."""
+        n = chunk.n_decay
+        decay = np.multiply(chunk.values[:n], self.weight_decay, out=chunk.scratch[:n])
+        chunk.grads[:n] += decay
+
+    def _split(self) -> list[Chunk]:
+        """The flat buffers cut into chunks of `chunk_bytes` per array, sharing one scratch."""
+        size = max(1, self.chunk_bytes // self.values.itemsize)
+        scratch = empty_aligned((min(size, self.values.size),), self.values.dtype)
+        chunks = []
+        for start in range(0, self.values.size, size):
+            part = slice(start, start + size)
+            n = len(self.values[part])
+            chunks.append(
+                Chunk(
+                    values=self.values[part],
+                    grads=self.grads[part],
+                    state={name: array[part] for name, array in self.state.items()},
+                    scratch=scratch[:n],
+                    n_decay=min(max(self.n_decay - start, 0), n),
+                )
+            )
+        return chunks
 
     def _new_state(self, fill: float = 0.0) -> np.ndarray:
         """A per-element state array shaped like the flat buffer (64-byte aligned), filled."""
@@ -70,7 +109,7 @@ class Optimizer:
         array.fill(fill)
         return array
 
-    def _update(self, grads: np.ndarray) -> None:
+    def _update(self, chunk: Chunk) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
 
     def penalty(self) -> float:

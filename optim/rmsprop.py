@@ -3,7 +3,7 @@
 import numpy as np
 
 from gategraph.core.checks import check_flag, check_number
-from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
+from gategraph.optim.base import OPTIMIZERS, Chunk, Optimizer, Params
 
 
 @OPTIMIZERS.register("rmsprop")
@@ -36,26 +36,26 @@ class RMSProp(Optimizer):
         if self.momentum:
             self.state["momentum_buffer"] = self._new_state()
 
-    def _update(self, grads: np.ndarray) -> None:
-        s = self._normalized(grads)
+    def _update(self, chunk: Chunk) -> None:
+        s = self._normalized(chunk)
         if self.momentum:
-            b = self.state["momentum_buffer"]
+            b = chunk.state["momentum_buffer"]
             b *= self.momentum
             b += s
             np.multiply(b, self.lr, out=s)
         else:
             s *= self.lr
-        self.values -= s
+        chunk.values -= s
 
-    def _normalized(self, grads: np.ndarray) -> np.ndarray:
-        """g / (√v~ + eps), written into the scratch buffer after updating the averages."""
-        a, s, v = self.alpha, self._scratch, self.state["square_avg"]
+    def _normalized(self, chunk: Chunk) -> np.ndarray:
+        """g / (√v~ + eps), written into the chunk's scratch after updating the averages."""
+        a, grads, s, v = self.alpha, chunk.grads, chunk.scratch, chunk.state["square_avg"]
         v *= a
         np.multiply(grads, grads, out=s)
         s *= 1.0 - a
         v += s
         if self.centered:
-            mean = self.state["grad_avg"]
+            mean = chunk.state["grad_avg"]
             mean *= a
             np.multiply(grads, 1.0 - a, out=s)
             mean += s

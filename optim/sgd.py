@@ -3,7 +3,7 @@
 import numpy as np
 
 from gategraph.core.checks import check_flag, check_number
-from gategraph.optim.base import OPTIMIZERS, Optimizer, Params
+from gategraph.optim.base import OPTIMIZERS, Chunk, Optimizer, Params
 
 
 @OPTIMIZERS.register("sgd")
@@ -11,7 +11,7 @@ class SGD(Optimizer):
     """g = grad + weight_decay * w (decayed params);  v = momentum * v + g;
     w -= lr * (g + momentum * v if nesterov else v).  With momentum 0: w -= lr * g.
     The velocity v starts at zero, which equals torch's first step v = g. Each term is one
-    in-place NumPy pass over the flat buffers; the decay goes into `grads`.
+    in-place NumPy pass over a chunk of the flat buffers; the decay goes into `grads`.
 
     (SciPy's BLAS axpy would fuse a pass or two, but SciPy ships a second OpenBLAS whose
     threads fight NumPy's: measured 10-80x slower steps on 2 cores, so NumPy alone it is.)
@@ -34,12 +34,12 @@ class SGD(Optimizer):
         if self.momentum:
             self.state["velocity"] = self._new_state()
 
-    def _update(self, grads: np.ndarray) -> None:
-        step = self._scratch
+    def _update(self, chunk: Chunk) -> None:
+        grads, step = chunk.grads, chunk.scratch
         if not self.momentum:
             np.multiply(grads, self.lr, out=step)
         else:
-            v = self.state["velocity"]
+            v = chunk.state["velocity"]
             v *= self.momentum
             v += grads
             if self.nesterov:
@@ -48,4 +48,4 @@ class SGD(Optimizer):
                 step *= self.lr
             else:
                 np.multiply(v, self.lr, out=step)
-        self.values -= step
+        chunk.values -= step

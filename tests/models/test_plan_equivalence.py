@@ -154,7 +154,8 @@ def test_inference_caches_nothing(batch: int) -> None:
 
 def test_buffers_start_on_a_64_byte_boundary() -> None:
     # NumPy's large arrays start 16 bytes past a cache line; GEMMs on aligned operands run
-    # about 3% faster here, so the flat buffers, optimizer state and gate buffers are aligned.
+    # about 3% faster here, so the flat buffers, optimizer state and chunks, and gate buffers
+    # are aligned.
     model = Sequential(_layers(0), input_grad=False)
     loss = SoftmaxCrossEntropy()
     optimizer = SGD(model.params().values(), lr=LR, momentum=MOMENTUM, weight_decay=DECAY)
@@ -162,7 +163,8 @@ def test_buffers_start_on_a_64_byte_boundary() -> None:
     loss.forward(model.forward(x), y)
     model.backward(loss.backward()[0])
     optimizer.step()
-    arrays = [optimizer.values, optimizer.grads, optimizer._scratch, *optimizer.state.values()]
+    arrays = [optimizer.values, optimizer.grads, *optimizer.state.values()]
+    arrays += [a for c in optimizer._chunks for a in (c.values, c.grads, c.scratch)]
     arrays += [b for layer in [*model.layers.values(), loss] for b in layer._buffers.values()]
     assert len(arrays) >= 4
     assert all(a.__array_interface__["data"][0] % 64 == 0 for a in arrays)
