@@ -24,8 +24,7 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
     def _decay(self, chunk: Chunk) -> None:
-        decayed = chunk.values[: chunk.n_decay]
-        decayed *= 1.0 - self.lr * self.weight_decay
+        chunk.values *= 1.0 - self.lr * self.weight_decay
 
     def penalty(self) -> float:
         """0: decoupled decay is not the gradient of a loss term, so it adds none to the loss."""

@@ -11,8 +11,8 @@ from gategraph.optim.sgd import SGD
 def test_chunked_steps_equal_one_chunk_bit_for_bit(
     config, make_params, make_grads, elements: int
 ) -> None:
-    """26 elements, the first 20 decayed: chunks of 7 end inside a weight and inside the
-    decayed prefix, chunks of 20 end exactly at it, chunks of 1 are single elements."""
+    """26 elements, the first 20 decayed: chunks of 7 end inside a weight, chunks of 20 and 21
+    end at the decayed prefix's end (it cuts every chunk), chunks of 1 are single elements."""
     name, options = config
     results = []
     for chunk_bytes in (4 * elements, 1 << 30):
@@ -23,7 +23,8 @@ def test_chunked_steps_equal_one_chunk_bit_for_bit(
             for p, g in zip(params, step_grads, strict=True):
                 p.grad[...] = g
             optimizer.step()
-        assert len(optimizer._chunks) == (-(-26 // elements) if chunk_bytes < 1 << 30 else 1)
+        decayed, rest = -(-20 // elements), -(-6 // elements)  # each part cut on its own
+        assert len(optimizer._chunks) == (decayed + rest if chunk_bytes < 1 << 30 else 2)
         results.append([p.value.copy() for p in params] + list(optimizer.state_dict().values()))
     for chunked, whole in zip(*results, strict=True):
         np.testing.assert_array_equal(chunked, whole)
@@ -40,4 +41,5 @@ def test_chunks_cover_the_buffers_once_and_decay_only_the_prefix(make_params) ->
     optimizer.step()
     for p, was in zip(params, before, strict=True):
         np.testing.assert_array_equal(p.value, was * 0.5 if p.decay else was)
-    assert [c.n_decay for c in optimizer._chunks] == [3] * 6 + [2] + [0] * 2
+    sizes = [(len(c.values), c.decay) for c in optimizer._chunks]
+    assert sizes == [(3, True)] * 6 + [(2, True)] + [(3, False)] * 2
